@@ -1,0 +1,60 @@
+# zkfle: every target bootstraps what it needs (a virtualenv with the package, and ZooKeeper where used).
+# On a fresh Debian machine with Python 3.11, `make check-model` and `make test` are all a user types.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ZKFLE  := $(VENV)/bin/zkfle
+STAMP  := $(VENV)/.zkfle-installed
+ZK_JAR := /usr/share/java/zookeeper.jar
+# pytest workers: 2 cores on CI machines
+JOBS   ?= auto
+
+.PHONY: all check-model test test-fast bench lint prove conform bugs zookeeper clean venv
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian's ZooKeeper 3.8.0 (the real conformance target). Installed with apt when we are root.
+zookeeper:
+	@if [ ! -f $(ZK_JAR) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "zkfle: installing Debian's zookeeper package (ZooKeeper 3.8.0)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends zookeeper >/dev/null; \
+	  else \
+	    echo "zkfle: ZooKeeper 3.8.0 is not installed and we are not root; run: sudo apt-get install zookeeper" >&2; \
+	  fi; \
+	fi
+	@command -v java >/dev/null || { echo "zkfle: java is missing; run: sudo apt-get install default-jre-headless" >&2; exit 1; }
+
+check-model: $(STAMP)
+	$(ZKFLE) check-model
+
+test: $(STAMP) zookeeper
+	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy --no-error-summary __init__.py cli.py errors.py quorum.py zoocfg.py itf.py model impl proofs conformance
+
+bench: $(STAMP) zookeeper
+	$(ZKFLE) bench
+
+prove: $(STAMP)
+	$(ZKFLE) prove all
+
+conform: $(STAMP) zookeeper
+	$(ZKFLE) conform --suite default
+
+bugs: $(STAMP)
+	$(ZKFLE) mutants --write-docs docs/bugs
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis out

@@ -1,0 +1,7 @@
+"""``python -m zkfle``."""
+
+import sys
+
+from zkfle.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The FLE model and the explorer."""

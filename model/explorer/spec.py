@@ -1,0 +1,65 @@
+"""The contract between the explorer and any model it explores (Stateright's ``Model`` trait, in Python).
+
+A model is a value with:
+
+- ``name``: a short name for reports;
+- ``init_states()``: the initial states;
+- ``successors(state)``: every ``(action, next_state)`` pair enabled in ``state``. ``action`` is a plain
+  tuple whose first item is the action's name (a ``str``) and whose other items are ints or strs, e.g.
+  ``("Deliver", 2, 1)``; it must be hashable and picklable. States are immutable, hashable, picklable
+  values built only from tuples, ints, strs, bools and None (so they fingerprint stably, see
+  ``fingerprint``), and successors are a pure function of the state (counterexamples are rebuilt by
+  re-executing the actions from an initial state).
+- ``invariants``: name -> predicate on one state (safety; ``False`` = violated);
+- ``action_properties``: name -> predicate on a transition ``(state, action, next_state)`` (safety
+  properties about steps, e.g. "a decision is made from a quorum holding a vote no smaller than ...");
+- ``liveness``: name -> ``Liveness``: a goal that must hold in every state of every bottom strongly
+  connected component of the state graph (see ``Liveness``);
+- optionally ``is_fault(action) -> bool`` (crash, restart, timeout...), ``actor(action) -> int | None``
+  (the server whose local state the action changes, for partial-order reduction),
+  ``independent(a, b) -> bool``, ``canonical(state)`` (symmetry reduction), ``state_to_itf(state)`` and
+  ``action_to_itf(action)`` (for ITF counterexamples), ``describe(action) -> str``.
+
+The explorer never looks inside a state except through these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+S = TypeVar("S", bound=Hashable)
+Action = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """A liveness property: under fairness, every fair run ends in states where ``goal`` holds.
+
+    Fairness notion (documented in docs/properties.md): faults are finitely many (bounded by the model),
+    and every action enabled infinitely often is eventually taken. Under that notion a run ends up
+    forever inside one bottom SCC of the state graph (a terminal state is a bottom SCC of size one), so
+    the property holds iff ``goal`` is true in every state of every reachable bottom SCC. A violation is
+    reported as a lasso: a path to the SCC, then a cycle inside it (ITF ``loop``).
+    """
+
+    goal: Callable[[Any], bool]
+    description: str = ""
+
+
+class Model(Protocol[S]):
+    name: str
+
+    def init_states(self) -> Iterable[S]: ...
+
+    def successors(self, state: S) -> Iterable[tuple[Action, S]]: ...
+
+    @property
+    def invariants(self) -> Mapping[str, Callable[[S], bool]]: ...
+
+    @property
+    def action_properties(self) -> Mapping[str, Callable[[S, Action, S], bool]]: ...
+
+    @property
+    def liveness(self) -> Mapping[str, Liveness]: ...
