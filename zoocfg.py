@@ -88,7 +88,10 @@ class ZooCfg:
         """``QuorumPeerConfig.parseDynamicConfig``: hierarchical when any ``group`` key is present."""
         if self.hierarchical:
             return QuorumHierarchical(
-                groups=dict(self.groups), weights=dict(self.weights), voters=self.voters, observers=self.observers
+                groups=dict(self.groups),
+                weights=dict(self.weights),
+                voters=self.voters,
+                observers=self.observers,
             )
         return QuorumMaj(voters=self.voters, observers=self.observers)
 
@@ -222,7 +225,8 @@ def parse_server(sid: int, value: str, path: str | None = None, line: int = 0) -
                 path=path,
                 line=line,
             )
-    return ServerSpec(sid, fields[0].strip(), quorum_port, election_port, learner_type, client_host, client_port)
+    host = fields[0].strip()
+    return ServerSpec(sid, host, quorum_port, election_port, learner_type, client_host, client_port)
 
 
 def parse_zoo_cfg(text: str, path: str | None = None) -> ZooCfg:
@@ -259,7 +263,8 @@ def parse_zoo_cfg(text: str, path: str | None = None) -> ZooCfg:
         elif m := _WEIGHT_KEY.match(key):
             weights[int(m.group(1))] = _int(value, key, path, line, minimum=0)
         elif key.startswith(("group", "weight")):
-            raise ConfigError(f"{key}: expected group.N or weight.N with a whole number N", path=path, line=line)
+            problem = f"{key}: expected group.N or weight.N with a whole number N"
+            raise ConfigError(problem, path=path, line=line)
         elif key in ("tickTime", "initLimit", "syncLimit", "clientPort", "electionAlg"):
             settings[key] = _int(value, key, path, line, minimum=0)
             if key == "clientPort":
