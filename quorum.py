@@ -7,7 +7,9 @@ Mirrors ZooKeeper 3.8.0's ``QuorumVerifier`` family (``quorum/flexible/``). ``zk
   (``QuorumMaj.containsQuorum``). Every server weighs 1 (``QuorumMaj.getWeight``).
 - ``QuorumHierarchical``: ``group.N``/``weight.N``. A set is a quorum when more than half of the
   non-zero-weight groups each hold more than half their group's weight
-  (``QuorumHierarchical.containsQuorum``). A voter without a ``weight.N`` line weighs 1.
+  (``QuorumHierarchical.containsQuorum``). A voter without a ``weight.N`` line weighs 1. Weights are
+  summed and halved as Java ``long``s (wrap-around on overflow, division truncating toward zero), as the
+  Java code does: huge weights can overflow a group's weight, and ZooKeeper then accepts odd quorums.
 
 Like the Java code, ``contains_quorum`` looks only at the members it is given; callers (ZooKeeper's
 ``SyncedLearnerTracker.addAck``) pass voters only. ``acks_of`` does that filtering for you.
@@ -50,6 +52,20 @@ def acks_of(qv: QuorumVerifier, sids: Iterable[int]) -> frozenset[int]:
 def has_quorum(qv: QuorumVerifier, sids: Iterable[int]) -> bool:
     """``hasAllQuorums`` for a static config: the voters among ``sids`` form a quorum."""
     return qv.contains_quorum(acks_of(qv, sids))
+
+
+_LONG_BITS = 64
+
+
+def java_long(value: int) -> int:
+    """``value`` wrapped to a signed 64-bit Java ``long`` (two's complement overflow)."""
+    return ((value + (1 << (_LONG_BITS - 1))) % (1 << _LONG_BITS)) - (1 << (_LONG_BITS - 1))
+
+
+def java_div(dividend: int, divisor: int) -> int:
+    """Java's integer ``/``: truncates toward zero (Python's ``//`` floors)."""
+    quotient = abs(dividend) // abs(divisor)
+    return quotient if (dividend >= 0) == (divisor > 0) else -quotient
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,9 @@ class QuorumHierarchical:
             for sid in members:
                 group_of[sid] = gid
         # computeGroupWeight(): sum member weights per group; zero-weight groups do not count.
-        group_weight = {gid: sum(self.weight(s) for s in members) for gid, members in self.groups.items()}
+        group_weight = {
+            gid: java_long(sum(self.weight(s) for s in members)) for gid, members in self.groups.items()
+        }
         num_groups = len(self.groups) - sum(1 for w in group_weight.values() if w == 0)
         object.__setattr__(self, "_group_of", group_of)
         object.__setattr__(self, "_group_weight", group_weight)
@@ -137,8 +155,10 @@ class QuorumHierarchical:
             gid = self._group_of.get(sid)
             if gid is None:
                 continue
-            expansion[gid] = expansion.get(gid, 0) + self.weight(sid)
-        majority_groups = sum(1 for gid, w in expansion.items() if w > self._group_weight[gid] // 2)
+            expansion[gid] = java_long(expansion.get(gid, 0) + self.weight(sid))
+        majority_groups = sum(
+            1 for gid, w in expansion.items() if w > java_div(self._group_weight[gid], 2)
+        )
         return majority_groups > self._num_groups // 2
 
 

@@ -27,6 +27,7 @@ PARTICIPANT = "participant"
 OBSERVER = "observer"
 DEFAULT_TICK_TIME = 3000  # ZooKeeperServer.DEFAULT_TICK_TIME
 
+_JAVA_LONG_MAX = (1 << 63) - 1
 _SERVER_KEY = re.compile(r"^server\.(\d+)$")
 _GROUP_KEY = re.compile(r"^group\.(\d+)$")
 _WEIGHT_KEY = re.compile(r"^weight\.(\d+)$")
@@ -262,6 +263,9 @@ def parse_zoo_cfg(text: str, path: str | None = None) -> ZooCfg:
             groups[gid] = frozenset(members)
         elif m := _WEIGHT_KEY.match(key):
             weights[int(m.group(1))] = _int(value, key, path, line, minimum=0)
+            if weights[int(m.group(1))] > _JAVA_LONG_MAX:  # Long.parseLong in QuorumHierarchical.parse
+                raise ConfigError(f"{key} must fit in a Java long (at most {_JAVA_LONG_MAX})", path=path,
+                                  line=line)
         elif key.startswith(("group", "weight")):
             problem = f"{key}: expected group.N or weight.N with a whole number N"
             raise ConfigError(problem, path=path, line=line)
