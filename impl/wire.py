@@ -213,19 +213,27 @@ async def read_handshake(reader: asyncio.StreamReader, timeout: float) -> Handsh
 
     Raises ``HandshakeError`` for bad bytes, a short read or a stall.
     """
+    got = 0
+
+    async def take(count: int) -> bytes:
+        nonlocal got
+        data = await reader.readexactly(count)
+        got += count
+        return data
+
     try:
         async with asyncio.timeout(timeout):
-            (first,) = _INT64.unpack(await reader.readexactly(8))
+            (first,) = _INT64.unpack(await take(8))
             if first >= 0:
                 return Handshake(None, first)
             _check_version(first)
-            sid, length = struct.unpack(">qi", await reader.readexactly(12))
+            sid, length = struct.unpack(">qi", await take(12))
             _check_addr_len(length, sid)
-            return _finish_handshake(first, sid, await reader.readexactly(length))
+            return _finish_handshake(first, sid, await take(length))
     except TimeoutError:
         raise HandshakeError(f"peer sent no complete handshake within {timeout:g} s") from None
     except asyncio.IncompleteReadError as exc:
-        got = len(exc.partial)
+        got += len(exc.partial)
         raise HandshakeError(f"peer closed the connection after {got} bytes of a handshake") from None
 
 
