@@ -326,6 +326,7 @@ class LeaderActivation:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.Task[None] | None = None
+        self._established = asyncio.Event()
 
     def start(self) -> None:
         self._timer = asyncio.get_running_loop().create_task(self._run())
@@ -364,7 +365,8 @@ class LeaderActivation:
         except OSError as exc:
             self._lose(f"cannot listen on the quorum port {host}:{port}: {exc}")
             return
-        await asyncio.sleep(self.timing.init_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._established.wait(), self.timing.init_s)
         if not self.outcome.established:
             joined = sorted(s for s, lr in self._learners.items() if not lr.observer)
             # Leader.getEpochToPropose / waitForEpochAck
@@ -464,6 +466,7 @@ class LeaderActivation:
             if other.acked:
                 self._send(other, Record(UPTODATE, self.myid, self.epoch, self.store.last_zxid))
         self.outcome.establish(self.epoch)
+        self._established.set()
 
     def _send(self, learner: _Learner, record: Record) -> None:
         if not learner.writer.is_closing():
