@@ -1,0 +1,535 @@
+"""QuorumCnxManager on asyncio, over real sockets on 127.0.0.1 (free ports only).
+
+Raw peers (plain asyncio streams speaking the wire codec) play the misbehaving or the ZooKeeper side, so each
+rule of QuorumCnxManager is seen from the other end of the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from zkfle.conformance.zkserver import free_ports
+from zkfle.errors import UserInputError
+from zkfle.impl.transport import QuorumCnxManager
+from zkfle.impl.wire import (
+    OBSERVER_ID,
+    PACKET_MAX_SIZE,
+    FrameReader,
+    HandshakeReader,
+    encode_frame,
+    encode_handshake,
+    encode_legacy_handshake,
+    read_frame,
+    read_handshake,
+)
+from zkfle.zoocfg import ServerSpec
+
+HELLO_9 = encode_handshake(9, "127.0.0.1:1")  # a handshake from sid 9, not in any configuration
+WAIT = 10.0  # liveness bound for every wait: a hang fails the test instead of blocking it
+
+
+def run(coro: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(asyncio.wait_for(coro(), 60))
+
+
+def specs(*sids: int) -> dict[int, ServerSpec]:
+    ports = free_ports(2 * len(sids))
+    return {sid: ServerSpec(sid, "127.0.0.1", ports[2 * i], ports[2 * i + 1]) for i, sid in enumerate(sids)}
+
+
+class Peer:
+    """A QuorumCnxManager and what it received."""
+
+    def __init__(self, sid: int, servers: dict[int, ServerSpec], **options: Any) -> None:
+        self.got: list[tuple[int, bytes]] = []
+        self._changed = asyncio.Event()
+        options.setdefault("log", logging.getLogger(f"test.qcm.{sid}"))
+        self.qcm = QuorumCnxManager(sid, servers, on_receive=self._on_receive, **options)
+
+    def _on_receive(self, sid: int, payload: bytes) -> None:
+        self.got.append((sid, payload))
+        self._changed.set()
+
+    async def received(self, sid: int, payload: bytes) -> None:
+        async with asyncio.timeout(WAIT):
+            while (sid, payload) not in self.got:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@asynccontextmanager
+async def peers(servers: dict[int, ServerSpec], *sids: int, **options: Any) -> AsyncIterator[dict[int, Peer]]:
+    out = {sid: Peer(sid, servers, **options) for sid in sids}
+    try:
+        for p in out.values():
+            await p.qcm.start()
+        yield out
+    finally:
+        for p in out.values():
+            await p.qcm.stop()
+
+
+async def exchange(a: Peer, b: Peer, tag: str) -> None:
+    """a and b each send one message to the other, and both arrive."""
+    ma, mb = f"{tag}:{a.qcm.myid}".encode(), f"{tag}:{b.qcm.myid}".encode()
+    a.qcm.to_send(b.qcm.myid, ma)
+    b.qcm.to_send(a.qcm.myid, mb)
+    await b.received(a.qcm.myid, ma)
+    await a.received(b.qcm.myid, mb)
+
+
+class RawListener:
+    """A raw election listener that records each accepted connection's handshake and frames."""
+
+    def __init__(self) -> None:
+        self.conns: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        self.server: asyncio.Server | None = None
+
+    async def start(self, port: int) -> None:
+        def on_accept(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            self.conns.put_nowait((r, w))
+
+        self.server = await asyncio.start_server(on_accept, "127.0.0.1", port)
+
+    async def accept(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.wait_for(self.conns.get(), WAIT)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def raw_connect(port: int, handshake: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(handshake)
+    await writer.drain()
+    return reader, writer
+
+
+async def at_eof(reader: asyncio.StreamReader) -> bool:
+    """True when the other side closed (read returns EOF) within WAIT; frames before it are skipped."""
+    async with asyncio.timeout(WAIT):
+        while await reader.read(4096):
+            pass
+    return True
+
+
+async def next_frame(reader: asyncio.StreamReader) -> bytes | None:
+    return await asyncio.wait_for(read_frame(reader), WAIT)
+
+
+# ------------------------------------------------------------------------------------------- happy paths
+
+
+def test_two_managers_exchange_frames_over_one_connection() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        async with peers(servers, 1, 2) as p:
+            await exchange(p[1], p[2], "hello")
+            assert p[1].qcm.connected() == {2} and p[2].qcm.connected() == {1}
+            await exchange(p[1], p[2], "again")
+
+    run(go)
+
+
+def test_three_managers_all_pairs_and_loopback_order() -> None:
+    async def go() -> None:
+        async with peers(specs(1, 2, 3), 1, 2, 3) as p:
+            for a in (1, 2, 3):
+                for b in (1, 2, 3):
+                    p[a].qcm.to_send(b, f"{a}->{b}".encode())
+            for a in (1, 2, 3):
+                for b in (1, 2, 3):
+                    await p[b].received(a, f"{a}->{b}".encode())
+            p[2].qcm.to_send(2, b"first")
+            p[2].qcm.to_send(2, b"second")
+            await p[2].received(2, b"second")
+            own = [m for s, m in p[2].got if s == 2]
+            assert own == [b"2->2", b"first", b"second"]  # the loop-back keeps the order
+            assert all(p[s].qcm.connected() == {1, 2, 3} - {s} for s in p)
+
+    run(go)
+
+
+def test_connect_all_dials_every_peer_without_a_message() -> None:
+    async def go() -> None:
+        async with peers(specs(1, 2, 3), 1, 2, 3) as p:
+            p[3].qcm.connect_all()
+            p[2].qcm.connect_all()
+            async with asyncio.timeout(WAIT):
+                while p[3].qcm.connected() != {1, 2} or p[1].qcm.connected() != {2, 3}:
+                    await asyncio.sleep(0.01)
+
+    run(go)
+
+
+# ---------------------------------------------------------------------------------------------- sid rule
+
+
+def test_acceptor_keeps_a_connection_from_a_larger_sid() -> None:
+    async def go() -> None:
+        servers = specs(1, 5)
+        async with peers(servers, 1) as p:
+            reader, writer = await raw_connect(servers[1].election_port, encode_handshake(5, "127.0.0.1:1"))
+            writer.write(encode_frame(b"from 5"))
+            await p[1].received(5, b"from 5")
+            p[1].qcm.to_send(5, b"to 5")
+            assert await next_frame(reader) == b"to 5"
+            assert p[1].qcm.connected() == {5}
+            writer.close()
+
+    run(go)
+
+
+def test_acceptor_drops_a_smaller_sid_and_dials_back_to_the_advertised_address() -> None:
+    async def go() -> None:
+        servers = specs(3)
+        back = RawListener()
+        back_port = free_ports(1)[0]
+        await back.start(back_port)
+        async with peers(servers, 3) as p:
+            # sid 1 is not in the configuration: the dial-back goes to the address in the handshake
+            reader, writer = await raw_connect(servers[3].election_port,
+                                               encode_handshake(1, f"127.0.0.1:{back_port}"))
+            writer.write(encode_frame(b"dropped"))
+            assert await at_eof(reader)
+            r2, w2 = await back.accept()
+            hs = await read_handshake(r2, WAIT)
+            assert (hs.sid, hs.addresses) == (3, (("127.0.0.1", servers[3].election_port),))
+            w2.write(encode_frame(b"kept"))
+            await p[3].received(1, b"kept")
+            assert (1, b"dropped") not in p[3].got
+            w2.close()
+            writer.close()
+        await back.close()
+
+    run(go)
+
+
+def test_initiator_to_a_larger_sid_sends_the_handshake_in_one_write_then_closes() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        big = RawListener()
+        await big.start(servers[2].election_port)
+        async with peers(servers, 1) as p:
+            p[1].qcm.to_send(2, b"vote")
+            reader, _ = await big.accept()
+            # the handshake arrives whole, then the socket closes without a frame
+            data = await asyncio.wait_for(reader.read(), WAIT)
+            assert data == encode_handshake(1, f"127.0.0.1:{servers[1].election_port}")
+            assert 2 not in p[1].qcm.connected()
+            assert not p[1].qcm.have_delivered()  # the vote still waits in the slot for the dial-back
+        await big.close()
+
+    run(go)
+
+
+def test_initiator_to_a_smaller_sid_keeps_the_connection() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        small = RawListener()
+        await small.start(servers[1].election_port)
+        async with peers(servers, 2) as p:
+            p[2].qcm.to_send(1, b"vote")
+            reader, writer = await small.accept()
+            hs = await read_handshake(reader, WAIT)
+            assert hs.sid == 2
+            assert await next_frame(reader) == b"vote"
+            writer.write(encode_frame(b"reply"))
+            await p[2].received(1, b"reply")
+            assert p[2].qcm.have_delivered()
+            writer.close()
+        await small.close()
+
+    run(go)
+
+
+def test_legacy_and_observer_id_handshakes() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        async with peers(servers, 1) as p:
+            port = servers[1].election_port
+            _reader, writer = await raw_connect(port, encode_legacy_handshake(7))
+            writer.write(encode_frame(b"legacy"))
+            await p[1].received(7, b"legacy")
+            # Long.MAX_VALUE becomes -1: a smaller sid, so it is dropped
+            r2, w2 = await raw_connect(port, encode_handshake(OBSERVER_ID, "127.0.0.1:1"))
+            assert await at_eof(r2)
+            writer.close()
+            w2.close()
+
+    run(go)
+
+
+# ----------------------------------------------------------------------------------- send slot, re-send
+
+
+def test_the_send_slot_keeps_only_the_newest_unsent_message() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        async with peers(servers, 1) as p:
+            for m in (b"a", b"b", b"c"):
+                p[1].qcm.to_send(2, m)  # sid 2 is down: each newer message replaces the unsent one
+            assert not p[1].qcm.have_delivered()
+            async with peers(servers, 2) as late:  # sid 2 comes up; the retry delivers the slot
+                await late[2].received(1, b"c")
+                assert late[2].got == [(1, b"c")]
+                assert p[1].qcm.have_delivered()
+
+    run(go)
+
+
+def test_have_delivered_is_true_when_any_slot_is_empty() -> None:
+    async def go() -> None:
+        servers = specs(1, 2, 3)
+        async with peers(servers, 3, 2) as p:
+            assert not p[3].qcm.have_delivered()  # no slot at all
+            await exchange(p[3], p[2], "x")
+            p[3].qcm.to_send(1, b"never")  # sid 1 is down: its slot stays full
+            assert p[3].qcm.have_delivered()  # ... but sid 2's slot is empty: "any", not "all"
+
+    run(go)
+
+
+def test_the_last_message_is_re_sent_on_every_new_connection() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        small = RawListener()
+        await small.start(servers[1].election_port)
+        async with peers(servers, 2) as p:
+            p[2].qcm.to_send(1, b"last")
+            r1, w1 = await small.accept()
+            await read_handshake(r1, WAIT)
+            assert await next_frame(r1) == b"last"
+            w1.close()  # break the connection
+            async with asyncio.timeout(WAIT):
+                while 1 in p[2].qcm.connected():
+                    await asyncio.sleep(0.01)
+            p[2].qcm.connect_all()
+            r2, w2 = await small.accept()
+            await read_handshake(r2, WAIT)
+            assert await next_frame(r2) == b"last"  # lastMessageSent, with the slot empty
+            w2.close()
+            async with asyncio.timeout(WAIT):
+                while 1 in p[2].qcm.connected():
+                    await asyncio.sleep(0.01)
+            # the twin: with a newer message in the slot, that one goes first and the old one never
+            p[2].qcm.to_send(1, b"newer")
+            r3, w3 = await small.accept()
+            await read_handshake(r3, WAIT)
+            assert await next_frame(r3) == b"newer"
+            w3.close()
+        await small.close()
+
+    run(go)
+
+
+# -------------------------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 10, id="garbage"),
+        pytest.param(struct.pack(">qqi", -65536, 9, 100000), id="huge-address-length"),
+        pytest.param(struct.pack(">qqi", -65536, 9, 3) + b"a:x", id="bad-address"),
+        pytest.param(HELLO_9 + struct.pack(">i", PACKET_MAX_SIZE + 1), id="oversized"),
+        pytest.param(HELLO_9 + struct.pack(">i", -4), id="negative-length"),
+        pytest.param(HELLO_9 + struct.pack(">i", 0), id="zero-length"),
+    ],
+)
+def test_bad_bytes_close_only_that_connection(bad: bytes) -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        async with peers(servers, 1, 2, socket_timeout=2.0) as p:
+            reader, writer = await raw_connect(servers[1].election_port, bad)
+            await exchange(p[1], p[2], "while-bad")
+            assert await at_eof(reader)  # the manager closed the bad connection
+            await exchange(p[1], p[2], "after-bad")
+            assert not any(s == 9 for s, _ in p[1].got)
+            assert p[1].qcm.connected() == {2}
+            writer.close()
+
+    run(go)
+
+
+def test_a_good_frame_before_a_bad_length_is_delivered() -> None:
+    # the twin of the test above: the codec only rejects the bad length, not the connection's earlier frames
+    async def go() -> None:
+        servers = specs(1)
+        async with peers(servers, 1) as p:
+            data = HELLO_9 + encode_frame(b"good") + struct.pack(">i", PACKET_MAX_SIZE + 1)
+            reader, writer = await raw_connect(servers[1].election_port, data)
+            await p[1].received(9, b"good")
+            assert await at_eof(reader)
+            writer.close()
+
+    run(go)
+
+
+def test_a_stalled_handshake_neither_blocks_others_nor_lives_forever() -> None:
+    async def go() -> None:
+        servers = specs(1, 2, 3)
+        async with peers(servers, 1, 2, 3, socket_timeout=1.0) as p:
+            port = servers[1].election_port
+            silent_r, silent_w = await asyncio.open_connection("127.0.0.1", port)  # connects, says nothing
+            half_r, half_w = await raw_connect(port, encode_handshake(9, "127.0.0.1:1")[:10])
+            # while both stall their handshakes, sids 2 and 3 connect to 1 and talk
+            await exchange(p[1], p[3], "stall")
+            await exchange(p[2], p[1], "stall")
+            # and the stalled sockets are closed after socket_timeout
+            assert await at_eof(silent_r)
+            assert await at_eof(half_r)
+            silent_w.close()
+            half_w.close()
+
+    run(go)
+
+
+def test_a_handshake_split_across_writes_is_accepted() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        async with peers(servers, 1) as p:
+            hs = encode_handshake(9, "127.0.0.1:1") + encode_frame(b"split")
+            _reader, writer = await asyncio.open_connection("127.0.0.1", servers[1].election_port)
+            for i in range(0, len(hs), 5):
+                writer.write(hs[i : i + 5])
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            await p[1].received(9, b"split")
+            writer.close()
+
+    run(go)
+
+
+def test_a_peer_that_never_reads_stalls_only_itself() -> None:
+    async def go() -> None:
+        servers = specs(1, 2, 3)
+        async with peers(servers, 3, 2) as p:
+            _reader, writer = await raw_connect(servers[3].election_port, encode_handshake(9, "127.0.0.1:1"))
+            writer.write(encode_frame(b"hi"))
+            await p[3].received(9, b"hi")
+            big = bytes(PACKET_MAX_SIZE)
+            for i in range(40):  # ~20 MiB towards a socket nobody reads
+                p[3].qcm.to_send(9, big[:-1] + bytes([i]))
+                await exchange(p[3], p[2], f"busy{i}")
+            writer.close()
+
+    run(go)
+
+
+def test_unknown_sids_are_reported_and_a_duplicate_replaces_the_old_connection() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        async with peers(servers, 1) as p:
+            port = servers[1].election_port
+            r1, w1 = await raw_connect(port, encode_handshake(42, "127.0.0.1:1") + encode_frame(b"one"))
+            await p[1].received(42, b"one")
+            r2, w2 = await raw_connect(port, encode_handshake(42, "127.0.0.1:1") + encode_frame(b"two"))
+            await p[1].received(42, b"two")
+            assert await at_eof(r1)  # the old connection for sid 42 was finished
+            p[1].qcm.to_send(42, b"to the new one")
+            assert await next_frame(r2) == b"to the new one"
+            # an unknown sid that is smaller, with no address to dial back: closed, never reported
+            r3, w3 = await raw_connect(port, encode_legacy_handshake(0) + encode_frame(b"zero"))
+            assert await at_eof(r3)
+            assert not any(s == 0 for s, _ in p[1].got)
+            # a connection claiming my own sid is closed too
+            r4, w4 = await raw_connect(port, encode_handshake(1, "127.0.0.1:1") + encode_frame(b"me"))
+            assert await at_eof(r4)
+            assert (1, b"me") not in p[1].got
+            for w in (w1, w2, w3, w4):
+                w.close()
+
+    run(go)
+
+
+def test_a_failing_on_receive_does_not_kill_the_connection() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        got: list[bytes] = []
+
+        def fragile(sid: int, payload: bytes) -> None:
+            if payload == b"boom":
+                raise RuntimeError("the node broke")
+            got.append(payload)
+
+        q1 = QuorumCnxManager(1, servers, on_receive=fragile)
+        async with peers(servers, 2) as p:
+            await q1.start()
+            try:
+                p[2].qcm.to_send(1, b"boom")
+                async with asyncio.timeout(WAIT):
+                    while 1 not in p[2].qcm.connected():
+                        await asyncio.sleep(0.01)
+                p[2].qcm.to_send(1, b"fine")
+                async with asyncio.timeout(WAIT):
+                    while got != [b"fine"]:
+                        await asyncio.sleep(0.01)
+                assert q1.connected() == {2}
+            finally:
+                await q1.stop()
+
+    run(go)
+
+
+def test_misuse_is_reported_to_the_caller() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        with pytest.raises(UserInputError, match="not in the configuration"):
+            QuorumCnxManager(7, servers, on_receive=lambda s, b: None)
+        async with peers(servers, 1) as p:
+            with pytest.raises(ValueError, match="bytes"):
+                p[1].qcm.to_send(2, b"")
+            clash = QuorumCnxManager(1, servers, on_receive=lambda s, b: None)
+            with pytest.raises(UserInputError, match="cannot listen"):
+                await clash.start()
+
+    run(go)
+
+
+def test_an_unconfigured_manager_listens_anywhere_and_advertises_it() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        async with peers(servers, 1) as p:
+            client = Peer(50, servers, listen_host="127.0.0.1")
+            await client.qcm.start()
+            try:
+                await exchange(client, p[1], "client")
+                assert client.qcm.address[1] != 0
+            finally:
+                await client.qcm.stop()
+
+    run(go)
+
+
+def test_frame_reader_agrees_with_what_the_manager_writes() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        small = RawListener()
+        await small.start(servers[1].election_port)
+        async with peers(servers, 2) as p:
+            p[2].qcm.to_send(1, b"m1")
+            reader, writer = await small.accept()
+            hs_reader = HandshakeReader()
+            frames = FrameReader()
+            got: list[bytes] = []
+            async with asyncio.timeout(WAIT):
+                while not got:
+                    chunk = await reader.read(4096)
+                    if hs_reader.feed(chunk) is not None:
+                        got += frames.feed(hs_reader.rest)
+                        hs_reader.rest = b""
+            assert got == [b"m1"]
+            writer.close()
+        await small.close()
+
+    run(go)
