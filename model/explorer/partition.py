@@ -1,0 +1,326 @@
+"""One fingerprint range of the state graph: its visited set, parent pointers and BFS frontier.
+
+Rules:
+
+- A search owns all 2**64 fingerprints (one process) or splits them into ``parts`` equal ranges, the
+  owner of ``fp`` being ``(fp * parts) >> 64`` (multi-process). A ``Partition`` stores only the states
+  it owns; successors it does not own are handed to the caller (``outbox``) to route to their owner.
+- Global state ids: a state's *local* index is its discovery rank in its partition; its global id is
+  ``local * parts + me``. Local indices grow level by level, so ``level_starts[d]`` is the first local
+  index at depth ``d`` and depths need no storage.
+- Memory per visited state: the fingerprint (the visited set is 16 Python sets keyed by the top 4 bits,
+  each holding the low 60 bits, which fit a 32-byte int), the parent's global id (``array('q')``) and
+  the position of the step among the parent's successors (``array('H')``, widened to ``'I'`` if a state
+  ever has more than 65535 successors). States themselves are kept only while in the frontier.
+- When liveness is checked the visited set is a dict fingerprint -> global id, and every explored edge
+  is kept as two ``array('q')`` (source, target), plus one byte per state and liveness goal.
+- Safety checks run here: invariants on each newly discovered state, action properties on each
+  explored transition, deadlock on each expanded state without successors. Findings are recorded as
+  ``Finding`` (a global id and a length), paths are rebuilt later (``trace.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zkfle.model.explorer.checks import Checks
+from zkfle.model.explorer.fingerprint import fingerprint
+from zkfle.model.explorer.por import AmpleChooser
+from zkfle.model.explorer.spec import Action
+
+LOW_BITS = 60
+LOW_MASK = (1 << LOW_BITS) - 1
+NO_PARENT = -1
+TIME_CHECK_EVERY = 512
+
+# A routed successor: (fingerprint, state, parent global id, position among the parent's successors,
+# whether it came from a reduced ample set)
+Record = tuple[int, Any, int, int, bool]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A violation found during the search, before its path is rebuilt.
+
+    ``gid`` is the violating state (invariant, deadlock) or the source of the offending transition
+    (action; ``pos`` is that transition's position among the source's successors). ``length`` is the
+    number of steps of the counterexample, the BFS key that makes the reported one shortest.
+    """
+
+    length: int
+    kind: str
+    property: str
+    gid: int
+    pos: int = -1
+
+
+def owner_of(fp: int, parts: int) -> int:
+    """The partition owning fingerprint ``fp`` (an equal range of the 64-bit space per partition)."""
+    return (fp * parts) >> 64
+
+
+class Partition:
+    """Visited set, parents and frontier of the states whose fingerprint falls in this range."""
+
+    def __init__(
+        self,
+        model: Any,
+        checks: Checks,
+        *,
+        me: int = 0,
+        parts: int = 1,
+        por: bool = False,
+        symmetry: bool = False,
+        max_states: int | None = None,
+        stop_on_first: bool = True,
+    ) -> None:
+        self.model = model
+        self.checks = checks
+        self.me = me
+        self.parts = parts
+        self.indexed = checks.liveness_on
+        self.seen: list[set[int]] = [set() for _ in range(1 << (64 - LOW_BITS))]
+        self.index: dict[int, int] = {}
+        self.parent = array("q")
+        self.via = array("H")
+        self.level_starts: list[int] = [0]
+        self.frontier: list[Any] = []
+        self.next_frontier: list[Any] = []
+        self.edges_src = array("q")
+        self.edges_dst = array("q")
+        self.goals: list[bytearray] = [bytearray() for _ in checks.liveness]
+        self.findings: list[Finding] = []
+        self.generated = 0
+        self.truncated = False  # a limit kept some reachable state out
+        self.timed_out = False
+        self.max_states = max_states
+        self.stop_on_first = stop_on_first
+        self.canonical: Callable[[Any], Any] | None = getattr(model, "canonical", None) if symmetry else None
+        self.is_terminal: Callable[[Any], bool] | None = getattr(model, "is_terminal", None)
+        self.ample = AmpleChooser(model) if por else None
+        self.fresh: set[int] = set()  # fingerprints first reached in the level being built (POR's C3)
+        self.reexpand: list[int] = []  # global ids whose ample successor turned out old (POR's C3)
+        self.outbox: list[list[Record]] = [[] for _ in range(parts)]
+
+    # ------------------------------------------------------------------ identities
+    @property
+    def distinct(self) -> int:
+        return len(self.parent)
+
+    def gid(self, local: int) -> int:
+        return local * self.parts + self.me
+
+    def local(self, gid: int) -> int:
+        return gid // self.parts
+
+    def depth_of(self, local: int) -> int:
+        """The BFS depth of a local state index (levels are contiguous runs of local indices)."""
+        lo, hi = 0, len(self.level_starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.level_starts[mid] <= local:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def key_fp(self, state: Any) -> int:
+        canonical = self.canonical
+        return fingerprint(canonical(state) if canonical is not None else state)
+
+    def _widen_via(self, n: int) -> None:
+        if n > 0xFFFF and self.via.typecode == "H":
+            self.via = array("I", self.via)
+
+    # ------------------------------------------------------------------ visited set
+    def _is_seen(self, fp: int) -> bool:
+        if self.indexed:
+            return fp in self.index
+        return (fp & LOW_MASK) in self.seen[fp >> LOW_BITS]
+
+    def receive(self, record: Record, depth: int, admit: bool) -> None:
+        """Take a successor this partition owns: record the edge, and the state if it is new."""
+        fp, state, parent_gid, pos, from_ample = record
+        if self.indexed:
+            target = self.index.get(fp)
+            if target is None:
+                target = self._admit(fp, state, parent_gid, pos, depth, admit)
+                if target is None:
+                    return
+            self.edges_src.append(parent_gid)
+            self.edges_dst.append(target)
+            return
+        bucket = self.seen[fp >> LOW_BITS]
+        low = fp & LOW_MASK
+        if low in bucket:
+            if from_ample and fp not in self.fresh:
+                self.reexpand.append(parent_gid)
+            return
+        self._admit(fp, state, parent_gid, pos, depth, admit)
+
+    def _admit(self, fp: int, state: Any, parent_gid: int, pos: int, depth: int, admit: bool) -> int | None:
+        if not admit or (self.max_states is not None and self.distinct >= self._share_of_max()):
+            self.truncated = True
+            return None
+        local = len(self.parent)
+        gid = local * self.parts + self.me
+        if self.indexed:
+            self.index[fp] = gid
+            for goal, (_, prop) in zip(self.goals, self.checks.liveness, strict=True):
+                goal.append(1 if prop.goal(state) else 0)
+        else:
+            self.seen[fp >> LOW_BITS].add(fp & LOW_MASK)
+            if self.ample is not None:
+                self.fresh.add(fp)
+        self.parent.append(parent_gid)
+        self.via.append(pos)
+        self.next_frontier.append(state)
+        for name, invariant in self.checks.invariants:
+            if not invariant(state):
+                self.findings.append(Finding(depth, "invariant", name, gid))
+        return gid
+
+    def _share_of_max(self) -> int:
+        assert self.max_states is not None
+        if self.parts == 1:
+            return self.max_states
+        return -(-self.max_states // self.parts)
+
+    # ------------------------------------------------------------------ search
+    def seed(self, inits: list[Any]) -> None:
+        """Admit the initial states this partition owns (their ``via`` is their rank among the inits)."""
+        self._widen_via(len(inits))
+        for pos, state in enumerate(inits):
+            fp = self.key_fp(state)
+            if owner_of(fp, self.parts) == self.me and not self._is_seen(fp):
+                self._admit(fp, state, NO_PARENT, pos, 0, True)
+        self.end_level()
+
+    def end_level(self) -> None:
+        """Close the level being built: its states become the frontier."""
+        self.frontier = self.next_frontier
+        self.next_frontier = []
+        self.fresh = set()
+        self.level_starts.append(len(self.parent))
+
+    def frontier_gid(self, depth: int, i: int) -> int:
+        return (self.level_starts[depth] + i) * self.parts + self.me
+
+    def expand_level(
+        self,
+        depth: int,
+        *,
+        admit: bool,
+        deadline: float | None,
+        tick: Callable[[int], None] | None = None,
+    ) -> None:
+        """Expand every frontier state (all at ``depth``); route successors; record findings.
+
+        ``admit=False`` (the depth bound) still expands, to check deadlocks and action properties, but
+        admits no new state. Stops early at the deadline (``timed_out``) or, when stopping on the first
+        violation, once only a shorter deadlock could still matter.
+        """
+        model = self.model
+        successors = model.successors
+        key_fp = self.key_fp
+        parts, me = self.parts, self.me
+        outbox = self.outbox
+        actions = self.checks.actions
+        check_deadlock = self.checks.deadlock
+        ample = self.ample
+        base = self.level_starts[depth] * parts + me
+        only_deadlocks = False
+        for i, state in enumerate(self.frontier):
+            if deadline is not None and i % TIME_CHECK_EVERY == 0 and time.monotonic() > deadline:
+                self.timed_out = True
+                return
+            gid = base + i * parts
+            succ = list(successors(state))
+            if not succ:
+                if check_deadlock and not (self.is_terminal is not None and self.is_terminal(state)):
+                    self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
+                    if self.stop_on_first:
+                        return
+                continue
+            if only_deadlocks:
+                continue
+            if len(succ) > 0xFFFF:
+                self._widen_via(len(succ))
+            chosen = ample.choose(succ) if ample is not None else None
+            positions = range(len(succ)) if chosen is None else chosen
+            self.generated += len(positions)
+            reduced = chosen is not None
+            for pos in positions:
+                action, target = succ[pos]
+                for name, prop in actions:
+                    if not prop(state, action, target):
+                        self.findings.append(Finding(depth + 1, "action", name, gid, pos))
+                fp = key_fp(target)
+                record = (fp, target, gid, pos, reduced)
+                if parts == 1 or (fp * parts) >> 64 == me:
+                    self.receive(record, depth + 1, admit)
+                else:
+                    outbox[(fp * parts) >> 64].append(record)
+            if reduced and self.reexpand and self.reexpand[-1] == gid:
+                while self.reexpand and self.reexpand[-1] == gid:
+                    self.reexpand.pop()
+                self.expand_rest(state, gid, succ, chosen, depth, admit)
+            if tick is not None and i % TIME_CHECK_EVERY == 0:
+                tick(i)
+            if self.findings and self.stop_on_first:
+                only_deadlocks = True
+                if not check_deadlock:
+                    return
+
+    def expand_rest(
+        self,
+        state: Any,
+        gid: int,
+        succ: list[tuple[Action, Any]] | None,
+        done: list[int] | None,
+        depth: int,
+        admit: bool,
+    ) -> None:
+        """POR's C3: expand the successors of ``state`` left out of its ample set."""
+        if succ is None:
+            succ = list(self.model.successors(state))
+        if done is None:
+            chooser = self.ample
+            done = (chooser.choose(succ) if chooser is not None else None) or []
+        skip = set(done)
+        parts, me = self.parts, self.me
+        for pos, (action, target) in enumerate(succ):
+            if pos in skip:
+                continue
+            self.generated += 1
+            for name, prop in self.checks.actions:
+                if not prop(state, action, target):
+                    self.findings.append(Finding(depth + 1, "action", name, gid, pos))
+            fp = self.key_fp(target)
+            record = (fp, target, gid, pos, False)
+            if parts == 1 or owner_of(fp, parts) == me:
+                self.receive(record, depth + 1, admit)
+            else:
+                self.outbox[owner_of(fp, parts)].append(record)
+
+    def reexpand_requested(self, gids: list[int], depth: int, admit: bool) -> None:
+        """Fully expand frontier states (by global id) whose ample successors were old elsewhere."""
+        start = self.level_starts[depth]
+        for gid in sorted(set(gids)):
+            state = self.frontier[self.local(gid) - start]
+            self.expand_rest(state, gid, None, None, depth, admit)
+
+    def take_outbox(self) -> list[list[Record]]:
+        out = self.outbox
+        self.outbox = [[] for _ in range(self.parts)]
+        return out
+
+    # ------------------------------------------------------------------ paths
+    def step_of(self, gid: int) -> tuple[int, int]:
+        """(parent global id, position among the parent's successors) of a state this partition owns."""
+        local = self.local(gid)
+        return self.parent[local], self.via[local]
