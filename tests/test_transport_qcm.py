@@ -151,6 +151,7 @@ def test_three_managers_all_pairs_and_loopback_order() -> None:
                     await p[b].received(a, f"{a}->{b}".encode())
             p[2].qcm.to_send(2, b"first")
             p[2].qcm.to_send(2, b"second")
+            assert (2, b"first") not in p[2].got  # the loop-back goes through the loop, never re-entrantly
             await p[2].received(2, b"second")
             own = [m for s, m in p[2].got if s == 2]
             assert own == [b"2->2", b"first", b"second"]  # the loop-back keeps the order
