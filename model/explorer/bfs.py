@@ -124,6 +124,7 @@ def _explore_single(
     progress = Progress(opts.progress, getattr(model, "name", "explore"))
     deadline = None if opts.max_seconds is None else started + opts.max_seconds
     part.seed(inits)
+    part.end_level()
     tracker.add(part.findings)
     depth = 0
     while part.frontier and not (tracker.best is not None and opts.stop_on_first):

@@ -104,6 +104,7 @@ class Partition:
         self.ample = AmpleChooser(model) if por else None
         self.fresh: set[int] = set()  # fingerprints first reached in the level being built (POR's C3)
         self.reexpand: list[int] = []  # global ids whose ample successor turned out old (POR's C3)
+        self.expanded_full: set[int] = set()  # global ids fully expanded in this level after C3
         self.outbox: list[list[Record]] = [[] for _ in range(parts)]
 
     # ------------------------------------------------------------------ identities
@@ -192,19 +193,19 @@ class Partition:
 
     # ------------------------------------------------------------------ search
     def seed(self, inits: list[Any]) -> None:
-        """Admit the initial states this partition owns (their ``via`` is their rank among the inits)."""
+        """Admit the initial states this partition owns (``via``: rank among inits); then ``end_level``."""
         self._widen_via(len(inits))
         for pos, state in enumerate(inits):
             fp = self.key_fp(state)
             if owner_of(fp, self.parts) == self.me and not self._is_seen(fp):
                 self._admit(fp, state, NO_PARENT, pos, 0, True)
-        self.end_level()
 
     def end_level(self) -> None:
         """Close the level being built: its states become the frontier."""
         self.frontier = self.next_frontier
         self.next_frontier = []
         self.fresh = set()
+        self.expanded_full = set()
         self.level_starts.append(len(self.parent))
 
     def frontier_gid(self, depth: int, i: int) -> int:
@@ -268,6 +269,7 @@ class Partition:
             if reduced and self.reexpand and self.reexpand[-1] == gid:
                 while self.reexpand and self.reexpand[-1] == gid:
                     self.reexpand.pop()
+                self.expanded_full.add(gid)
                 self.expand_rest(state, gid, succ, chosen, depth, admit)
             if tick is not None and i % TIME_CHECK_EVERY == 0:
                 tick(i)
@@ -310,7 +312,8 @@ class Partition:
     def reexpand_requested(self, gids: list[int], depth: int, admit: bool) -> None:
         """Fully expand frontier states (by global id) whose ample successors were old elsewhere."""
         start = self.level_starts[depth]
-        for gid in sorted(set(gids)):
+        for gid in sorted(set(gids) - self.expanded_full):
+            self.expanded_full.add(gid)
             state = self.frontier[self.local(gid) - start]
             self.expand_rest(state, gid, None, None, depth, admit)
 

@@ -1,0 +1,309 @@
+"""Multi-process exploration: the fingerprint space split into ``workers`` ranges, one process each.
+
+Theory of operation (level-synchronous, like a distributed BFS):
+
+1. Each worker owns the fingerprints ``fp`` with ``(fp * W) >> 64 == w`` and keeps a ``Partition``:
+   visited set, parent pointers and frontier of its own states only.
+2. Per level the coordinator (this process, which explores nothing itself) tells every worker to
+   expand its frontier. A worker admits the successors it owns at once and returns the others as one
+   marshalled batch per owner; the coordinator forwards each batch, as bytes, to its owner, which admits
+   the new ones. With partial-order reduction, an owner that receives an *old* ample successor asks
+   the source's owner (via the coordinator) to fully expand that source (C3), and the extra successors
+   are routed the same way.
+3. At the end of a level every worker reports its findings and counts. Since the set of states at each
+   depth does not depend on who expands what, distinct-state counts, generated counts and verdicts are
+   those of one process; and since findings carry their counterexample length, the coordinator still
+   reports a shortest one.
+4. Paths are rebuilt by asking each state's owner for its parent, then re-executing in the coordinator.
+   For liveness the workers send their edge arrays and goal bytes to the coordinator at the end.
+
+Workers are forked where the platform allows (the model need not pickle), spawned otherwise. Every
+worker is stopped and joined before ``explore`` returns, even on error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import multiprocessing
+import time
+from array import array
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from zkfle.errors import InternalError
+from zkfle.model.explorer.checks import Checks
+from zkfle.model.explorer.liveness import find_lasso
+from zkfle.model.explorer.partition import Finding, Partition
+from zkfle.model.explorer.progress import Progress
+from zkfle.model.explorer.result import HOLDS, VIOLATED, ExploreOptions, ExploreResult, Violation
+from zkfle.model.explorer.trace import positions_to, replay, step_to, violation_of
+
+JOIN_SECONDS = 5.0
+
+
+# ---------------------------------------------------------------------------------------------- worker
+def _worker_main(
+    conn: Connection, model: Any, checks: Checks, me: int, parts: int, flags: dict[str, Any]
+) -> None:
+    part = Partition(model, checks, me=me, parts=parts, **flags)
+    handlers: dict[str, Callable[[Any], Any]] = {
+        "seed": lambda inits: _seed(part, inits),
+        "expand": lambda arg: _expand(part, *arg),
+        "receive": lambda arg: _receive(part, *arg),
+        "reexpand": lambda arg: _reexpand(part, *arg),
+        "end_level": lambda _: _end_level(part),
+        "step_of": part.step_of,
+        "gid_of": lambda fp: part.index.get(fp),
+        "liveness": lambda _: _liveness_data(part),
+    }
+    try:
+        while True:
+            command, arg = conn.recv()
+            if command == "stop":
+                return
+            conn.send(("ok", handlers[command](arg)))
+    except (EOFError, KeyboardInterrupt):
+        return
+    except BaseException as exc:  # report any failure to the coordinator, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _seed(part: Partition, inits: list[Any]) -> None:
+    part.seed(inits)
+
+
+def _batches(part: Partition) -> list[bytes]:
+    return [marshal.dumps(batch) for batch in part.take_outbox()]
+
+
+def _expand(part: Partition, depth: int, admit: bool, deadline: float | None) -> list[bytes]:
+    part.expand_level(depth, admit=admit, deadline=deadline)
+    return _batches(part)
+
+
+def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes]) -> list[int]:
+    for blob in blobs:
+        for record in marshal.loads(blob):
+            part.receive(record, depth, admit)
+    asked, part.reexpand = part.reexpand, []
+    return asked
+
+
+def _reexpand(part: Partition, depth: int, admit: bool, gids: list[int]) -> list[bytes]:
+    part.reexpand_requested(gids, depth, admit)
+    return _batches(part)
+
+
+def _end_level(part: Partition) -> dict[str, Any]:
+    part.end_level()
+    findings, part.findings = part.findings, []
+    return {
+        "findings": findings,
+        "frontier": len(part.frontier),
+        "distinct": part.distinct,
+        "generated": part.generated,
+        "truncated": part.truncated,
+        "timed_out": part.timed_out,
+    }
+
+
+def _liveness_data(part: Partition) -> dict[str, Any]:
+    return {
+        "src": part.edges_src.tobytes(),
+        "dst": part.edges_dst.tobytes(),
+        "goals": [bytes(goal) for goal in part.goals],
+        "level_starts": part.level_starts,
+        "distinct": part.distinct,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- coordinator
+class _Pool:
+    """The worker processes and their pipes; every call goes to all workers, or to one owner."""
+
+    def __init__(self, model: Any, checks: Checks, parts: int, flags: dict[str, Any]) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        context: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.conns: list[Connection] = []
+        self.procs: list[Any] = []
+        for me in range(parts):
+            ours, theirs = context.Pipe()
+            proc = context.Process(
+                target=_worker_main, args=(theirs, model, checks, me, parts, flags), daemon=True
+            )
+            proc.start()
+            theirs.close()
+            self.conns.append(ours)
+            self.procs.append(proc)
+
+    def ask(self, me: int, command: str, arg: Any = None) -> Any:
+        self.conns[me].send((command, arg))
+        return self._answer(me)
+
+    def ask_all(self, command: str, args: list[Any]) -> list[Any]:
+        for conn, arg in zip(self.conns, args, strict=True):
+            conn.send((command, arg))
+        return [self._answer(me) for me in range(len(self.conns))]
+
+    def _answer(self, me: int) -> Any:
+        try:
+            status, value = self.conns[me].recv()
+        except EOFError:
+            raise InternalError(f"explorer worker {me} died (exit code {self.procs[me].exitcode})") from None
+        if status != "ok":
+            raise InternalError(f"explorer worker {me} failed: {value}")
+        return value
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(("stop", None))
+        for proc in self.procs:
+            proc.join(JOIN_SECONDS)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(JOIN_SECONDS)
+        for conn in self.conns:
+            conn.close()
+
+
+def explore_parallel(
+    model: Any, opts: ExploreOptions, checks: Checks, *, por: bool, symmetry: bool
+) -> ExploreResult:
+    from zkfle.model.explorer.bfs import Tracker, diameter, initial_states
+
+    parts = opts.workers
+    started = time.monotonic()
+    inits = initial_states(model)
+    flags = {
+        "por": por,
+        "symmetry": symmetry,
+        "max_states": opts.max_states,
+        "stop_on_first": opts.stop_on_first,
+    }
+    pool = _Pool(model, checks, parts, flags)
+    try:
+        tracker = Tracker(checks)
+        progress = Progress(opts.progress, f"{getattr(model, 'name', 'explore')} x{parts}")
+        deadline = None if opts.max_seconds is None else started + opts.max_seconds
+        pool.ask_all("seed", [inits] * parts)
+        status = _close_level(pool, tracker, parts)
+        depth, level_sizes = 0, [status["frontier"]]
+        while status["frontier"] and not (tracker.best is not None and opts.stop_on_first):
+            admit = opts.max_depth is None or depth < opts.max_depth
+            _run_level(pool, parts, depth, admit, deadline)
+            status = _close_level(pool, tracker, parts)
+            level_sizes.append(status["frontier"])
+            progress.tick(status["distinct"], status["generated"], status["frontier"], depth + 1)
+            if status["timed_out"]:
+                break
+            depth += 1
+        progress.tick(status["distinct"], status["generated"], status["frontier"], depth, force=True)
+        stopped = tracker.best is not None and opts.stop_on_first
+        complete = not (status["frontier"] or status["truncated"] or status["timed_out"] or stopped)
+        starts = [0]
+        for size in level_sizes:
+            starts.append(starts[-1] + size)
+        result = ExploreResult(
+            distinct_states=status["distinct"],
+            states_generated=status["generated"] + len(inits),
+            diameter=diameter(starts),
+            complete=complete,
+            verdicts=tracker.verdicts,
+        )
+
+        def step_of(gid: int) -> tuple[int, int]:
+            answer: tuple[int, int] = pool.ask(gid % parts, "step_of", gid)
+            return answer
+
+        if tracker.best is not None:
+            result.violation = violation_of(model, tracker.best, inits, step_of, checks)
+        if checks.liveness_on and complete and (result.violation is None or not opts.stop_on_first):
+            _check_liveness(model, pool, parts, inits, step_of, result, checks)
+        return result
+    finally:
+        pool.close()
+
+
+def _run_level(pool: _Pool, parts: int, depth: int, admit: bool, deadline: float | None) -> None:
+    outgoing = pool.ask_all("expand", [(depth, admit, deadline)] * parts)
+    asked = _route(pool, parts, depth, admit, outgoing)
+    while any(asked):
+        by_owner: list[list[int]] = [[] for _ in range(parts)]
+        for gids in asked:
+            for gid in gids:
+                by_owner[gid % parts].append(gid)
+        outgoing = pool.ask_all("reexpand", [(depth, admit, gids) for gids in by_owner])
+        asked = _route(pool, parts, depth, admit, outgoing)
+
+
+def _route(pool: _Pool, parts: int, depth: int, admit: bool, outgoing: list[list[bytes]]) -> list[list[int]]:
+    """Deliver every worker's batches to their owners; return the owners' requests for full expansion."""
+    inboxes = [[outgoing[sender][owner] for sender in range(parts)] for owner in range(parts)]
+    answers: list[list[int]] = pool.ask_all("receive", [(depth, admit, inbox) for inbox in inboxes])
+    return answers
+
+
+def _close_level(pool: _Pool, tracker: Any, parts: int) -> dict[str, Any]:
+    reports = pool.ask_all("end_level", [None] * parts)
+    findings: list[Finding] = sorted(
+        (f for report in reports for f in report["findings"]), key=lambda f: (f.length, f.gid, f.pos)
+    )
+    tracker.add(findings)
+    return {
+        "frontier": sum(r["frontier"] for r in reports),
+        "distinct": sum(r["distinct"] for r in reports),
+        "generated": sum(r["generated"] for r in reports),
+        "truncated": any(r["truncated"] for r in reports),
+        "timed_out": any(r["timed_out"] for r in reports),
+    }
+
+
+def _check_liveness(
+    model: Any,
+    pool: _Pool,
+    parts: int,
+    inits: list[Any],
+    step_of: Callable[[int], tuple[int, int]],
+    result: ExploreResult,
+    checks: Checks,
+) -> None:
+    data = pool.ask_all("liveness", [None] * parts)
+    nodes = [local * parts + me for me, d in enumerate(data) for local in range(d["distinct"])]
+    edges: list[tuple[int, int]] = []
+    for d in data:
+        src, dst = array("q"), array("q")
+        src.frombytes(d["src"])
+        dst.frombytes(d["dst"])
+        edges.extend(zip(src, dst, strict=True))
+
+    def depth_of(gid: int) -> int:
+        starts = data[gid % parts]["level_starts"]
+        local = gid // parts
+        return max(d for d in range(len(starts)) if starts[d] <= local)
+
+    goals = []
+    for rank, (name, _) in enumerate(checks.liveness):
+
+        def goal(gid: int, rank: int = rank) -> bool:
+            return data[gid % parts]["goals"][rank][gid // parts] == 1
+
+        goals.append((name, goal))
+    holds, lasso = find_lasso(nodes, edges, goals, depth_of)
+    for name, ok in holds.items():
+        result.verdicts[name] = HOLDS if ok else VIOLATED
+    if lasso is None or result.violation is not None:
+        return
+
+    def gid_of(fp: int) -> int | None:
+        owner = (fp * parts) >> 64
+        answer: int | None = pool.ask(owner, "gid_of", fp)
+        return answer
+
+    path = replay(model, inits, positions_to(lasso.entry, step_of))
+    loop = len(path) - 1
+    for gid in lasso.cycle[1:]:
+        path.append(step_to(model, path[-1][1], gid, gid_of))
+    result.violation = Violation(kind="liveness", property=lasso.property, path=path, loop=loop)
