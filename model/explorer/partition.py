@@ -66,6 +66,9 @@ def owner_of(fp: int, parts: int) -> int:
 class Partition:
     """Visited set, parents and frontier of the states whose fingerprint falls in this range."""
 
+    # POR's cycle proviso (C3); switched off only by a test, to show what it prevents
+    CYCLE_PROVISO = True
+
     def __init__(
         self,
         model: Any,
@@ -158,7 +161,7 @@ class Partition:
         bucket = self.seen[fp >> LOW_BITS]
         low = fp & LOW_MASK
         if low in bucket:
-            if from_ample and fp not in self.fresh:
+            if from_ample and fp not in self.fresh and self.CYCLE_PROVISO:
                 self.reexpand.append(parent_gid)
             return
         self._admit(fp, state, parent_gid, pos, depth, admit)

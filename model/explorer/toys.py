@@ -10,6 +10,8 @@ Every toy follows ``spec.py``: flat tuples as states, tuples as actions, pure su
   ``actor``/``visible`` for partial-order reduction, which must keep that violation.
 - ``TokenRing(n, k)``: k tokens on a ring of n places, a token moves to a free next place: C(n, k)
   states; rotating the ring is a symmetry (``canonical``), leaving the number of binary necklaces.
+- ``Spinner(n)``: an invisible spin cycle next to a visible, violating ``Fire`` (length 1): the test of
+  the cycle proviso.
 - ``Mutex(fixed)``: two processes, check-then-set lock. Buggy: ``MutualExclusion`` fails after exactly
   4 steps; fixed (atomic test-and-set): holds, 3 states.
 - ``Livelock(n, mode)``: a spinning counter; ``"ok"`` can finish (liveness ``Finishes`` holds),
@@ -74,10 +76,17 @@ class Counters:
 
 
 class Workers:
-    """k workers, each: Step n times, then Finish. State: per worker its step count, or n + 1 when done."""
+    """k workers, each: Step n times, then Finish. State: per worker its step count, or n + 1 when done.
 
-    def __init__(self, k: int = 3, n: int = 2) -> None:
-        self.k, self.n = k, n
+    ``invariant="FirstNotLast"`` checks instead that the last worker never finishes while the first has
+    not started (violated after n + 1 steps, only by an interleaving a careless reduction would skip);
+    ``liar=True`` declares every action invisible, breaking the contract of ``visible`` (a mutant).
+    """
+
+    def __init__(self, k: int = 3, n: int = 2, invariant: str = "NotAllDone", liar: bool = False) -> None:
+        if invariant not in ("NotAllDone", "FirstNotLast"):
+            raise ValueError(f"unknown Workers invariant {invariant!r}")
+        self.k, self.n, self.invariant, self.liar = k, n, invariant, liar
         self.name = f"workers-{k}x{n}"
 
     def expected_states(self) -> int:
@@ -103,10 +112,16 @@ class Workers:
         return int(action[1])
 
     def visible(self, action: Action) -> bool:
+        if self.liar:
+            return False
+        if self.invariant == "FirstNotLast":  # reads worker 0's count and the last worker's doneness
+            return action[1] == 0 or (action[0] == "Finish" and action[1] == self.k - 1)
         return action[0] == "Finish"
 
     @property
     def invariants(self) -> Mapping[str, Callable[[State], bool]]:
+        if self.invariant == "FirstNotLast":
+            return {"FirstNotLast": lambda s: not (s[-1] == self.n + 1 and s[0] == 0)}
         return {"NotAllDone": lambda s: not all(v == self.n + 1 for v in s)}
 
     @property
@@ -121,9 +136,9 @@ class Workers:
 class TokenRing:
     """k indistinguishable tokens on a ring of n places; Move(i): place i's token to a free place i+1."""
 
-    def __init__(self, n: int = 6, k: int = 2) -> None:
-        self.n, self.k = n, k
-        self.name = f"token-ring-{n}-{k}"
+    def __init__(self, n: int = 6, k: int = 2, leaky: bool = False) -> None:
+        self.n, self.k, self.leaky = n, k, leaky
+        self.name = f"token-ring-{n}-{k}" + ("-leaky" if leaky else "")
 
     def expected_states(self) -> int:
         return comb(self.n, self.k)
@@ -143,7 +158,7 @@ class TokenRing:
         n = self.n
         for i in range(n):
             j = (i + 1) % n
-            if state[i] and not state[j]:
+            if state[i] and (self.leaky or not state[j]):  # leaky: a token may move onto another
                 nxt = list(state)
                 nxt[i], nxt[j] = 0, 1
                 yield ("Move", i), tuple(nxt)
@@ -154,6 +169,44 @@ class TokenRing:
     @property
     def invariants(self) -> Mapping[str, Callable[[State], bool]]:
         return {"TokensKept": lambda s: sum(s) == self.k}
+
+    @property
+    def action_properties(self) -> Mapping[str, Callable[[State, Action, State], bool]]:
+        return {}
+
+    @property
+    def liveness(self) -> Mapping[str, Liveness]:
+        return {}
+
+
+class Spinner:
+    """Actor 0 spins mod n (invisible); actor 1 may Fire once (visible), which breaks ``NeverFired``.
+
+    Without the cycle proviso (C3) a reduction would spin forever and never look at Fire.
+    """
+
+    def __init__(self, n: int = 3) -> None:
+        self.n = n
+        self.name = f"spinner-{n}"
+
+    def init_states(self) -> list[State]:
+        return [(0, False)]
+
+    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+        x, fired = state
+        yield ("Spin", 0), ((x + 1) % self.n, fired)
+        if not fired:
+            yield ("Fire", 1), (x, True)
+
+    def actor(self, action: Action) -> int:
+        return int(action[1])
+
+    def visible(self, action: Action) -> bool:
+        return action[0] == "Fire"
+
+    @property
+    def invariants(self) -> Mapping[str, Callable[[State], bool]]:
+        return {"NeverFired": lambda s: not s[1]}
 
     @property
     def action_properties(self) -> Mapping[str, Callable[[State, Action, State], bool]]:
