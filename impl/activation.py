@@ -37,7 +37,8 @@ Rules:
   leader sends Zab's FOLLOWERINFO: the leader logs that it cannot lead ZooKeeper servers and closes; a
   ZooKeeper leader never sends LEADERINFO in this format: the zkfle learner logs that it cannot follow a
   ZooKeeper leader (zkfle does not speak Zab) and returns to LOOKING, as a ZooKeeper follower that cannot
-  sync would.
+  sync would, one tickTime later (so that it does not spin against a stable ZooKeeper leader, whose
+  LEADING reply would make it decide FOLLOWING again at once).
 - Each activation reports exactly one outcome: ``on_established(epoch)`` at most once, then
   ``on_lost(reason)`` at most once; after ``on_lost`` or ``stop()`` it is finished and holds no socket or
   task.
@@ -207,6 +208,7 @@ class LearnerActivation:
         except PeerError as exc:
             reason = (f"leader {self.leader_sid} does not speak zkfle's activation protocol ({exc}); "
                       f"zkfle cannot follow a ZooKeeper leader (it does not speak Zab): back to LOOKING")
+            await asyncio.sleep(self.timing.tick_s)  # do not spin against a Zab leader
         except Exception as exc:  # an unexpected failure still has to end this activation
             reason = f"activation with leader {self.leader_sid} failed: {exc!r}"
         finally:
@@ -245,6 +247,7 @@ class LearnerActivation:
         except TimeoutError:
             return f"no LEADERINFO from leader {self.leader_sid} within initLimit x tickTime"
         except ConnectionError:
+            await asyncio.sleep(self.timing.tick_s)  # do not spin against a Zab leader
             return (f"leader {self.leader_sid} closed the connection before LEADERINFO (a ZooKeeper leader "
                     f"would: zkfle cannot follow it, as it does not speak Zab)")
         if info.epoch < self.store.accepted_epoch:  # Learner.registerWithLeader

@@ -364,7 +364,8 @@ class Node:
     def _decided(self, leader: int, state: int) -> None:
         took = int((time.monotonic() - self._election_started) * 1000)
         name = STATE_NAMES.get(state, str(state))
-        self.log(f"{name} - LEADER ELECTION TOOK - {took} MS", event="decided", state=name, leader=leader,
+        self.log(f"{name} - LEADER ELECTION TOOK - {took} MS (leader {leader}, round "
+                 f"0x{self.core.logicalclock:x})", event="decided", state=name, leader=leader,
                  round=self.core.logicalclock, took_ms=took)
         self._drop_activation()
         self._activation_token += 1
