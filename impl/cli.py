@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--output", default="docs/bench-election.md", help="markdown table to write")
     bench.add_argument("--tick-time", type=int, default=200, help="tickTime in ms for both (default 200)")
     bench.add_argument("--init-limit", type=int, default=10, help="initLimit in ticks for both")
+    bench.add_argument("--sync-limit", type=int, default=5, help="syncLimit in ticks for both")
     bench.add_argument("--sizes", default="3,5", help="ensemble sizes, comma separated")
     bench.add_argument("--no-zookeeper", action="store_true", help="measure zkfle only")
     bench.set_defaults(handler=_bench)
@@ -62,6 +63,6 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from zkfle.impl.bench import run_bench
+    from zkfle.impl.bench_election import run_bench
 
     return run_bench(args)
