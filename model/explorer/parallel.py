@@ -35,6 +35,7 @@ from typing import Any
 from zkfle.errors import InternalError
 from zkfle.model.explorer.checks import Checks
 from zkfle.model.explorer.liveness import find_lasso
+from zkfle.model.explorer.memory import peak_rss, reset_peak, rss
 from zkfle.model.explorer.partition import Finding, Partition
 from zkfle.model.explorer.progress import Progress
 from zkfle.model.explorer.result import HOLDS, VIOLATED, ExploreOptions, ExploreResult, Violation
@@ -47,6 +48,8 @@ JOIN_SECONDS = 5.0
 def _worker_main(
     conn: Connection, model: Any, checks: Checks, me: int, parts: int, flags: dict[str, Any]
 ) -> None:
+    reset_peak()
+    baseline = rss()
     part = Partition(model, checks, me=me, parts=parts, **flags)
     handlers: dict[str, Callable[[Any], Any]] = {
         "seed": lambda inits: _seed(part, inits),
@@ -57,6 +60,7 @@ def _worker_main(
         "step_of": part.step_of,
         "gid_of": lambda fp: part.index.get(fp),
         "liveness": lambda _: _liveness_data(part),
+        "stats": lambda _: {"cpu_seconds": time.process_time(), "peak_memory_bytes": peak_rss() - baseline},
     }
     try:
         while True:
@@ -222,6 +226,7 @@ def explore_parallel(
             result.violation = violation_of(model, tracker.best, inits, step_of, checks)
         if checks.liveness_on and complete and (result.violation is None or not opts.stop_on_first):
             _check_liveness(model, pool, parts, inits, step_of, result, checks)
+        result.worker_stats = pool.ask_all("stats", [None] * parts)
         return result
     finally:
         pool.close()

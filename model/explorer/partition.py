@@ -21,14 +21,17 @@ Rules:
 
 from __future__ import annotations
 
+import marshal
 import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import xxhash
+
 from zkfle.model.explorer.checks import Checks
-from zkfle.model.explorer.fingerprint import fingerprint
+from zkfle.model.explorer.fingerprint import MARSHAL_VERSION, fingerprint
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.spec import Action
 
@@ -36,6 +39,9 @@ LOW_BITS = 60
 LOW_MASK = (1 << LOW_BITS) - 1
 NO_PARENT = -1
 TIME_CHECK_EVERY = 512
+
+_xxh3 = xxhash.xxh3_64_intdigest
+_dumps = marshal.dumps
 
 # A routed successor: (fingerprint, state, parent global id, position among the parent's successors,
 # whether it came from a reduced ample set)
@@ -228,20 +234,28 @@ class Partition:
         admits no new state. Stops early at the deadline (``timed_out``) or, when stopping on the first
         violation, once only a shorter deadlock could still matter.
         """
-        model = self.model
-        successors = model.successors
-        key_fp = self.key_fp
+        successors = self.model.successors
+        canonical = self.canonical
         parts, me = self.parts, self.me
         outbox = self.outbox
         actions = self.checks.actions
         check_deadlock = self.checks.deadlock
         ample = self.ample
+        seen = self.seen
+        fast = not self.indexed  # the common case: a plain visited set, the receive() logic inlined
+        proviso = self.CYCLE_PROVISO
+        fresh = self.fresh
+        admit_new = self._admit
         base = self.level_starts[depth] * parts + me
+        next_depth = depth + 1
         only_deadlocks = False
         for i, state in enumerate(self.frontier):
-            if deadline is not None and i % TIME_CHECK_EVERY == 0 and time.monotonic() > deadline:
-                self.timed_out = True
-                return
+            if i % TIME_CHECK_EVERY == 0:
+                if deadline is not None and time.monotonic() > deadline:
+                    self.timed_out = True
+                    return
+                if tick is not None:
+                    tick(i)
             gid = base + i * parts
             succ = list(successors(state))
             if not succ:
@@ -255,27 +269,29 @@ class Partition:
             if len(succ) > 0xFFFF:
                 self._widen_via(len(succ))
             chosen = ample.choose(succ) if ample is not None else None
+            reduced = chosen is not None
             positions = range(len(succ)) if chosen is None else chosen
             self.generated += len(positions)
-            reduced = chosen is not None
+            old_ample = False
             for pos in positions:
                 action, target = succ[pos]
                 for name, prop in actions:
                     if not prop(state, action, target):
-                        self.findings.append(Finding(depth + 1, "action", name, gid, pos))
-                fp = key_fp(target)
-                record = (fp, target, gid, pos, reduced)
-                if parts == 1 or (fp * parts) >> 64 == me:
-                    self.receive(record, depth + 1, admit)
+                        self.findings.append(Finding(next_depth, "action", name, gid, pos))
+                fp = _xxh3(_dumps(target if canonical is None else canonical(target), MARSHAL_VERSION))
+                if parts != 1 and (fp * parts) >> 64 != me:
+                    outbox[(fp * parts) >> 64].append((fp, target, gid, pos, reduced))
+                elif fast:
+                    if (fp & LOW_MASK) in seen[fp >> LOW_BITS]:
+                        if reduced and proviso and fp not in fresh:
+                            old_ample = True
+                    else:
+                        admit_new(fp, target, gid, pos, next_depth, admit)
                 else:
-                    outbox[(fp * parts) >> 64].append(record)
-            if reduced and self.reexpand and self.reexpand[-1] == gid:
-                while self.reexpand and self.reexpand[-1] == gid:
-                    self.reexpand.pop()
+                    self.receive((fp, target, gid, pos, reduced), next_depth, admit)
+            if old_ample:  # POR's C3: an ample successor is not deeper, expand the rest too
                 self.expanded_full.add(gid)
                 self.expand_rest(state, gid, succ, chosen, depth, admit)
-            if tick is not None and i % TIME_CHECK_EVERY == 0:
-                tick(i)
             if self.findings and self.stop_on_first:
                 only_deadlocks = True
                 if not check_deadlock:

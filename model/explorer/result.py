@@ -82,6 +82,8 @@ class ExploreResult:
     verdicts: dict[str, str] = field(default_factory=dict)
     violation: Violation | None = None
     notes: list[str] = field(default_factory=list)
+    # multi-process runs: per worker {"cpu_seconds": ..., "peak_memory_bytes": ...} (benchmarks read it)
+    worker_stats: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def collision_probability(self) -> float:
