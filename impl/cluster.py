@@ -483,16 +483,18 @@ def _interactive(ens: LocalEnsemble) -> int:
         while True:
             with lock:
                 pending, lines[:] = list(lines), []
+            quit_now = done.is_set() and not pending
             for raw in pending:
                 try:
                     cmd = parse_command(raw, 0, "keyboard")
                     if cmd is not None and not execute(ens, cmd, messages.append):
-                        return 0
+                        quit_now = True
+                        break
                 except (UserInputError, ScriptFailure) as exc:
                     messages.append(str(exc))
-            if done.is_set() and not pending:
-                return 0
             live.update(_with_messages(render_table(ens.statuses(), ens), messages[-5:]))
+            if quit_now:
+                return 0
             time.sleep(0.25)
 
 

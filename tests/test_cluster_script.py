@@ -68,3 +68,21 @@ def test_bad_script_is_one_line_and_exit_2(tmp_path: Path, script: str, message:
     assert result.stderr.startswith("zkfle: error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "work" / "s1" / "node.log").exists()  # nothing was started
+
+
+def test_observer_observes_the_leader_across_a_failover(tmp_path: Path) -> None:
+    script = ("wait-leader 20\nexpect-state 4 OBSERVING 20\nkill 3\n"
+              "wait-leader 20\nexpect-state 4 OBSERVING 20\n")
+    result = _cluster(tmp_path, script, "--servers", "3", "--observers", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("node 4 is OBSERVING") == 2
+    # An observer is never the leader, whatever its sid.
+    assert "leader is 4" not in result.stdout
+
+
+def test_keyboard_commands_from_stdin(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "zkfle", "cluster", "--servers", "3", "--workdir", str(tmp_path / "work")]
+    result = subprocess.run(cmd, input="wait-leader 20\nk 1\nstatus\nq\n", capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "killed 1 (SIGKILL)" in result.stdout and "1:down" in result.stdout
