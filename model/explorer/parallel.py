@@ -87,10 +87,14 @@ def _expand(part: Partition, depth: int, admit: bool, deadline: float | None) ->
     return _batches(part)
 
 
-def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes]) -> list[int]:
+def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes], last: bool) -> Any:
+    """Admit routed successors. ``last`` (no POR): close the level too and return its report; else
+    return the requests for full expansion (POR's C3)."""
     for blob in blobs:
         for record in marshal.loads(blob):
             part.receive(record, depth, admit)
+    if last:
+        return _end_level(part)
     asked, part.reexpand = part.reexpand, []
     return asked
 
@@ -197,8 +201,8 @@ def explore_parallel(
         depth, level_sizes = 0, [status["frontier"]]
         while status["frontier"] and not (tracker.best is not None and opts.stop_on_first):
             admit = opts.max_depth is None or depth < opts.max_depth
-            _run_level(pool, parts, depth, admit, deadline)
-            status = _close_level(pool, tracker, parts)
+            reports = _run_level(pool, parts, depth, admit, deadline, por)
+            status = _close_level(pool, tracker, parts, reports)
             level_sizes.append(status["frontier"])
             progress.tick(status["distinct"], status["generated"], status["frontier"], depth + 1)
             if status["timed_out"]:
@@ -232,27 +236,38 @@ def explore_parallel(
         pool.close()
 
 
-def _run_level(pool: _Pool, parts: int, depth: int, admit: bool, deadline: float | None) -> None:
+def _run_level(
+    pool: _Pool, parts: int, depth: int, admit: bool, deadline: float | None, por: bool
+) -> list[dict[str, Any]] | None:
+    """Expand one level everywhere and route its successors; the level reports if already closed."""
     outgoing = pool.ask_all("expand", [(depth, admit, deadline)] * parts)
-    asked = _route(pool, parts, depth, admit, outgoing)
+    if not por:  # no C3 requests can come back: admitting closes the level (one round trip less)
+        reports: list[dict[str, Any]] = _route(pool, parts, depth, admit, outgoing, last=True)
+        return reports
+    asked: list[list[int]] = _route(pool, parts, depth, admit, outgoing, last=False)
     while any(asked):
         by_owner: list[list[int]] = [[] for _ in range(parts)]
         for gids in asked:
             for gid in gids:
                 by_owner[gid % parts].append(gid)
         outgoing = pool.ask_all("reexpand", [(depth, admit, gids) for gids in by_owner])
-        asked = _route(pool, parts, depth, admit, outgoing)
+        asked = _route(pool, parts, depth, admit, outgoing, last=False)
+    return None
 
 
-def _route(pool: _Pool, parts: int, depth: int, admit: bool, outgoing: list[list[bytes]]) -> list[list[int]]:
-    """Deliver every worker's batches to their owners; return the owners' requests for full expansion."""
+def _route(
+    pool: _Pool, parts: int, depth: int, admit: bool, outgoing: list[list[bytes]], *, last: bool
+) -> Any:
+    """Deliver every worker's batches to their owners; return the owners' answers."""
     inboxes = [[outgoing[sender][owner] for sender in range(parts)] for owner in range(parts)]
-    answers: list[list[int]] = pool.ask_all("receive", [(depth, admit, inbox) for inbox in inboxes])
-    return answers
+    return pool.ask_all("receive", [(depth, admit, inbox, last) for inbox in inboxes])
 
 
-def _close_level(pool: _Pool, tracker: Any, parts: int) -> dict[str, Any]:
-    reports = pool.ask_all("end_level", [None] * parts)
+def _close_level(
+    pool: _Pool, tracker: Any, parts: int, reports: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    if reports is None:
+        reports = pool.ask_all("end_level", [None] * parts)
     findings: list[Finding] = sorted(
         (f for report in reports for f in report["findings"]), key=lambda f: (f.length, f.gid, f.pos)
     )
