@@ -22,7 +22,7 @@ from typing import Any
 from zkfle.errors import InternalError, UserInputError
 from zkfle.model.explorer.checks import Checks, select_checks
 from zkfle.model.explorer.fingerprint import check_fingerprintable
-from zkfle.model.explorer.liveness import find_lasso
+from zkfle.model.explorer.liveness import StateGraph, find_lasso
 from zkfle.model.explorer.partition import Finding, Partition
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.progress import Progress
@@ -171,9 +171,8 @@ def check_liveness_single(model: Any, part: Partition, inits: list[Any], result:
     goals = [
         (name, _goal_reader(array)) for (name, _), array in zip(part.checks.liveness, part.goals, strict=True)
     ]
-    holds, lasso = find_lasso(
-        range(part.distinct), zip(part.edges_src, part.edges_dst, strict=True), goals, part.depth_of
-    )
+    graph = StateGraph(part.distinct, part.edges_src, part.edges_dst)  # one process: global id = dense id
+    holds, lasso = find_lasso(graph, goals, part.depth_of)
     for name, ok in holds.items():
         result.verdicts[name] = HOLDS if ok else VIOLATED
     if lasso is None or result.violation is not None:

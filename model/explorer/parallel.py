@@ -28,13 +28,14 @@ import marshal
 import multiprocessing
 import time
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from zkfle.errors import InternalError
 from zkfle.model.explorer.checks import Checks
-from zkfle.model.explorer.liveness import find_lasso
+from zkfle.model.explorer.liveness import StateGraph, find_lasso
 from zkfle.model.explorer.memory import peak_rss, reset_peak, rss
 from zkfle.model.explorer.partition import Finding, Partition
 from zkfle.model.explorer.progress import Progress
@@ -291,27 +292,34 @@ def _check_liveness(
     checks: Checks,
 ) -> None:
     data = pool.ask_all("liveness", [None] * parts)
-    nodes = [local * parts + me for me, d in enumerate(data) for local in range(d["distinct"])]
-    edges: list[tuple[int, int]] = []
+    # dense ids: worker w's local index i becomes offsets[w] + i
+    offsets = [0]
     for d in data:
-        src, dst = array("q"), array("q")
-        src.frombytes(d["src"])
-        dst.frombytes(d["dst"])
-        edges.extend(zip(src, dst, strict=True))
+        offsets.append(offsets[-1] + d["distinct"])
+    src, dst = array("q"), array("q")
+    for d in data:
+        for raw, out in ((d["src"], src), (d["dst"], dst)):
+            gids = array("q")
+            gids.frombytes(raw)
+            out.extend(offsets[g % parts] + g // parts for g in gids)
+    owner_of_dense = [w for w, d in enumerate(data) for _ in range(d["distinct"])]
 
-    def depth_of(gid: int) -> int:
-        starts = data[gid % parts]["level_starts"]
-        local = gid // parts
-        return max(d for d in range(len(starts)) if starts[d] <= local)
+    def to_gid(dense: int) -> int:
+        w = owner_of_dense[dense]
+        return (dense - offsets[w]) * parts + w
 
-    goals = []
-    for rank, (name, _) in enumerate(checks.liveness):
+    def depth_of(dense: int) -> int:
+        w = owner_of_dense[dense]
+        starts = data[w]["level_starts"]
+        local = dense - offsets[w]
+        return bisect_right(starts, local) - 1
 
-        def goal(gid: int, rank: int = rank) -> bool:
-            return data[gid % parts]["goals"][rank][gid // parts] == 1
-
-        goals.append((name, goal))
-    holds, lasso = find_lasso(nodes, edges, goals, depth_of)
+    goal_bytes = [b"".join(d["goals"][rank] for d in data) for rank in range(len(checks.liveness))]
+    goals = [
+        (name, _goal_reader(goal_bytes[rank])) for rank, (name, _) in enumerate(checks.liveness)
+    ]
+    graph = StateGraph(offsets[-1], src, dst)
+    holds, lasso = find_lasso(graph, goals, depth_of)
     for name, ok in holds.items():
         result.verdicts[name] = HOLDS if ok else VIOLATED
     if lasso is None or result.violation is not None:
@@ -322,8 +330,15 @@ def _check_liveness(
         answer: int | None = pool.ask(owner, "gid_of", fp)
         return answer
 
-    path = replay(model, inits, positions_to(lasso.entry, step_of))
+    path = replay(model, inits, positions_to(to_gid(lasso.entry), step_of))
     loop = len(path) - 1
-    for gid in lasso.cycle[1:]:
-        path.append(step_to(model, path[-1][1], gid, gid_of))
+    for dense in lasso.cycle[1:]:
+        path.append(step_to(model, path[-1][1], to_gid(dense), gid_of))
     result.violation = Violation(kind="liveness", property=lasso.property, path=path, loop=loop)
+
+
+def _goal_reader(goal: bytes) -> Callable[[int], bool]:
+    def holds(dense: int) -> bool:
+        return goal[dense] == 1
+
+    return holds

@@ -24,6 +24,7 @@ from __future__ import annotations
 import marshal
 import time
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,14 +130,7 @@ class Partition:
 
     def depth_of(self, local: int) -> int:
         """The BFS depth of a local state index (levels are contiguous runs of local indices)."""
-        lo, hi = 0, len(self.level_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.level_starts[mid] <= local:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+        return bisect_right(self.level_starts, local) - 1
 
     def key_fp(self, state: Any) -> int:
         canonical = self.canonical
