@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from zkfle.impl.election import FastLeaderElection
-from zkfle.impl.events import FOLLOWING, LEADING, LOOKING, PARTICIPANT, Vote
+from zkfle.impl.events import FOLLOWING, LEADING, LOOKING, OBSERVER, OBSERVING, PARTICIPANT, Vote
 from zkfle.impl.harness import Ensemble
+from zkfle.impl.vote import LONG_MIN
 from zkfle.quorum import QuorumMaj
 
 SEEDS = range(6)
@@ -129,3 +130,37 @@ def test_stale_leading_message_from_a_dead_leader() -> None:
     assert four.logicalclock == 2
     assert ens.run(lambda e: e.all_decided({1, 2, 4}))
     assert (four.state, four.current_vote) == (LEADING, Vote(4, EPOCH1 | 120, 2, 1))
+
+
+class ObserverFollows(FastLeaderElection):
+    """Mutant: learningState() ignores the learner type."""
+
+    def _learning_state(self) -> int:
+        return FOLLOWING
+
+
+def observer_story(cls: type[FastLeaderElection], seed: int) -> Ensemble:
+    qv = QuorumMaj(frozenset({1, 2, 3}), frozenset({4}))
+    cs = [
+        FastLeaderElection(s, qv, last_zxid=0, current_epoch=0, learner_type=PARTICIPANT) for s in (1, 2, 3)
+    ]
+    cs.append(cls(4, qv, last_zxid=0, current_epoch=0, learner_type=OBSERVER))
+    ens = Ensemble(cs, seed=seed, latency_ms=(1, 20))
+    ens.start(1, 2, 3, 4)
+    assert ens.run(lambda e: e.all_decided())
+    return ens
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_observer_observes_and_is_never_counted(seed: int) -> None:
+    """§1.7: the observer proposes Long.MIN_VALUE, is answered but never counted, and ends OBSERVING."""
+    ens = observer_story(FastLeaderElection, seed)
+    assert ens.states() == {1: FOLLOWING, 2: FOLLOWING, 3: LEADING, 4: OBSERVING}
+    assert ens.cores[4].current_vote is not None and ens.cores[4].current_vote.leader == 3
+    assert all(4 not in ens.cores[s].recvset and 4 not in ens.cores[s].outofelection for s in (1, 2, 3))
+    first = next(s for s in ens.sent if s.src == 4)
+    assert (first.n.leader, first.n.zxid, first.n.peer_epoch) == (LONG_MIN, LONG_MIN, LONG_MIN)
+
+
+def test_observer_story_negative_twin() -> None:
+    assert observer_story(ObserverFollows, 0).states()[4] == FOLLOWING
