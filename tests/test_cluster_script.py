@@ -22,6 +22,10 @@ REELECT = """\
 set-zxid 1 100
 set-zxid 2 110
 set-zxid 3 130
+start 3
+expect-state 3 LOOKING 10
+start 1
+start 2
 expect-leader 3 20
 k 3
 wait-leader 20

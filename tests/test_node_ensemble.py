@@ -46,7 +46,10 @@ def test_five_servers_reelect_4_after_leader_3_and_5_die(tmp_path: Path) -> None
     with LocalEnsemble(tmp_path, 5) as ens:
         for sid, zxid in zxids.items():
             ens.set_zxid(sid, zxid)
-        ens.start()
+        # 3 is up first, so that the others cannot elect 4 before they hear 3's better vote.
+        ens.start([3])
+        ens.wait_for(lambda st: st[3] is not None, 10)
+        ens.start([1, 2, 4, 5])
         assert ens.wait_leader(20) == 3
         ens.nodes[3].kill9()
         ens.nodes[5].kill9()
