@@ -239,7 +239,12 @@ class Partition:
         fast = not self.indexed  # the common case: a plain visited set, the receive() logic inlined
         proviso = self.CYCLE_PROVISO
         fresh = self.fresh
-        admit_new = self._admit
+        parent = self.parent
+        parent_append = parent.append
+        next_append = self.next_frontier.append
+        invariants = self.checks.invariants
+        por_on = ample is not None
+        cap = None if self.max_states is None else self._share_of_max()
         base = self.level_starts[depth] * parts + me
         next_depth = depth + 1
         only_deadlocks = False
@@ -262,6 +267,7 @@ class Partition:
                 continue
             if len(succ) > 0xFFFF:
                 self._widen_via(len(succ))
+            via_append = self.via.append
             chosen = ample.choose(succ) if ample is not None else None
             reduced = chosen is not None
             positions = range(len(succ)) if chosen is None else chosen
@@ -276,11 +282,24 @@ class Partition:
                 if parts != 1 and (fp * parts) >> 64 != me:
                     outbox[(fp * parts) >> 64].append((fp, target, gid, pos, reduced))
                 elif fast:
-                    if (fp & LOW_MASK) in seen[fp >> LOW_BITS]:
+                    bucket = seen[fp >> LOW_BITS]
+                    low = fp & LOW_MASK
+                    if low in bucket:
                         if reduced and proviso and fp not in fresh:
                             old_ample = True
-                    else:
-                        admit_new(fp, target, gid, pos, next_depth, admit)
+                    elif not admit or (cap is not None and len(parent) >= cap):
+                        self.truncated = True
+                    else:  # admit: the fast path of _admit
+                        new_gid = len(parent) * parts + me
+                        bucket.add(low)
+                        if por_on:
+                            fresh.add(fp)
+                        parent_append(gid)
+                        via_append(pos)
+                        next_append(target)
+                        for name, invariant in invariants:
+                            if not invariant(target):
+                                self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                 else:
                     self.receive((fp, target, gid, pos, reduced), next_depth, admit)
             if old_ample:  # POR's C3: an ample successor is not deeper, expand the rest too
