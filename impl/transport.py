@@ -69,6 +69,15 @@ def _format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _close(writer: asyncio.StreamWriter) -> None:
+    """Close now: data still queued for a peer that does not read is dropped, never waited for."""
+    transport = writer.transport
+    if transport.get_write_buffer_size() > 0:
+        transport.abort()
+    else:
+        writer.close()
+
+
 def _set_nodelay(writer: asyncio.StreamWriter) -> None:
     # QuorumCnxManager.setSockOpts: TCP_NODELAY
     sock = writer.get_extra_info("socket")
@@ -151,8 +160,9 @@ class QuorumCnxManager:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for writer in writers:
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                await writer.wait_closed()
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -215,8 +225,9 @@ class QuorumCnxManager:
 
     def _my_address_text(self) -> str:
         spec = self.servers.get(self.myid)
-        host = spec.host if spec else self.address[0]
-        return _format_address(host, self.address[1])
+        if spec is not None:
+            return _format_address(spec.host, self._bound[1] if self._bound else spec.election_port)
+        return _format_address(*self.address)
 
     async def _dial(self, sid: int, addrs: tuple[Address, ...]) -> None:
         # QuorumCnxManager.initiateConnection + startConnection
@@ -228,19 +239,28 @@ class QuorumCnxManager:
                 self.log.warning("Cannot open channel to %d at election address %s: %s", sid,
                                  _format_address(host, port), exc or "timed out")
                 continue
-            _set_nodelay(writer)
-            writer.write(encode_handshake(self.myid, self._my_address_text()))  # one write
-            if sid > self.myid:
-                self.log.info("Have smaller server identifier, so dropping the connection: "
-                              "(myId:%d --> sid:%d)", self.myid, sid)
-                with contextlib.suppress(OSError):
-                    await writer.drain()
-                writer.close()
-                self._schedule_retry(sid)  # in case the dial-back never comes
-                return
-            self._install(sid, reader, writer, initiated=True)
+            try:
+                await self._start_connection(sid, reader, writer)
+            except BaseException:
+                _close(writer)
+                raise
             return
         self._schedule_retry(sid)
+
+    async def _start_connection(self, sid: int, reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+        # QuorumCnxManager.startConnection
+        _set_nodelay(writer)
+        writer.write(encode_handshake(self.myid, self._my_address_text()))  # one write
+        if sid > self.myid:
+            self.log.info("Have smaller server identifier, so dropping the connection: "
+                          "(myId:%d --> sid:%d)", self.myid, sid)
+            with contextlib.suppress(OSError):
+                await writer.drain()
+            _close(writer)
+            self._schedule_retry(sid)  # in case the dial-back never comes
+            return
+        self._install(sid, reader, writer, initiated=True)
 
     def _schedule_retry(self, sid: int) -> None:
         if self._stopped or sid in self._retries or self._slots.get(sid) is None:
@@ -263,6 +283,9 @@ class QuorumCnxManager:
             self._tasks.add(task)
         try:
             await self._handle_connection(reader, writer)
+        except BaseException:
+            _close(writer)
+            raise
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -274,7 +297,7 @@ class QuorumCnxManager:
             hs = await read_handshake(reader, self.socket_timeout)
         except (HandshakeError, OSError) as exc:
             self.log.error("Initial message parsing error! %s (connection from %s closed)", exc, peer)
-            writer.close()
+            _close(writer)
             return
         sid = hs.sid
         if sid == OBSERVER_ID:
@@ -284,17 +307,17 @@ class QuorumCnxManager:
         if hs.addresses:
             self._advertised[sid] = hs.addresses
         if self._stopped:
-            writer.close()
+            _close(writer)
         elif sid == self.myid:
             self.log.warning("We got a connection request from a server with our own ID (%d); closed it", sid)
-            writer.close()
+            _close(writer)
         elif sid < self.myid:
             # the larger sid must initiate: drop this one and dial back
             self.log.info("Create new connection to server: %d (it has the smaller sid)", sid)
             old = self._conns.get(sid)
             if old is not None:
                 self._finish(old, "the peer reconnected with a smaller sid", retry=False)
-            writer.close()
+            _close(writer)
             self.connect_one(sid, hs.addresses or None)
         else:
             self._install(sid, reader, writer, initiated=False)
@@ -304,7 +327,7 @@ class QuorumCnxManager:
     def _install(self, sid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                  initiated: bool) -> None:
         if self._stopped:
-            writer.close()
+            _close(writer)
             return
         old = self._conns.pop(sid, None)
         if old is not None:
@@ -369,7 +392,7 @@ class QuorumCnxManager:
         for task in conn.tasks:
             if task is not current:
                 task.cancel()
-        conn.writer.close()
+        _close(conn.writer)
         if self._conns.get(conn.sid) is conn:
             del self._conns[conn.sid]
         self.log.debug("Closed the connection to %d: %s", conn.sid, reason)

@@ -91,9 +91,11 @@ class RawListener:
     def __init__(self) -> None:
         self.conns: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
         self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
 
     async def start(self, port: int) -> None:
         def on_accept(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            self.writers.append(w)
             self.conns.put_nowait((r, w))
 
         self.server = await asyncio.start_server(on_accept, "127.0.0.1", port)
@@ -102,6 +104,8 @@ class RawListener:
         return await asyncio.wait_for(self.conns.get(), WAIT)
 
     async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -422,6 +426,9 @@ def test_a_peer_that_never_reads_stalls_only_itself() -> None:
             for i in range(40):  # ~20 MiB towards a socket nobody reads
                 p[3].qcm.to_send(9, big[:-1] + bytes([i]))
                 await exchange(p[3], p[2], f"busy{i}")
+            # and stopping does not wait for that peer to read what is queued for it
+            async with asyncio.timeout(WAIT):
+                await p[3].qcm.stop()
             writer.close()
 
     run(go)
