@@ -8,7 +8,9 @@ Rules:
 - A node's state is read through its client port with zkfle's ``zkst`` four-letter word (state, vote, round,
   epochs, established); a node that does not answer is shown as ``down``.
 - "The leader" is a node that is LEADING and established, followed by established FOLLOWING voters that,
-  with it, form a quorum (``zkfle.quorum.has_quorum``).
+  with it, form a quorum (``zkfle.quorum.has_quorum``). ``wait-leader`` and ``expect-leader`` also wait
+  until every running node is established (a story that kills the leader next must not kill it while a
+  follower is still syncing its epoch: that follower would vote with its old epoch).
 - Commands (from the keyboard, or one per line of a ``--script`` file; ``#`` starts a comment):
   ``wait-leader [SECONDS]``, ``expect-leader N [SECONDS]``,
   ``expect-state N LOOKING|FOLLOWING|LEADING|OBSERVING [SECONDS]``, ``kill N`` (SIGKILL, ``k N``),
@@ -231,9 +233,22 @@ class LocalEnsemble:
                 raise TimeoutError(f"after {timeout:g} s: {_summary(statuses)}")
             time.sleep(0.05)
 
-    def wait_leader(self, timeout: float = 30.0) -> int:
-        statuses = self.wait_for(lambda st: self.leader(st) is not None, timeout)
+    def settled_leader(self, statuses: Mapping[int, dict[str, object] | None] | None = None) -> int | None:
+        """The leader, once every running node is established (serving) too; None before that."""
+        statuses = statuses if statuses is not None else self.statuses()
         leader = self.leader(statuses)
+        if leader is None:
+            return None
+        for sid, node in self.nodes.items():
+            st = statuses.get(sid)
+            if node.running and (st is None or not st.get("established")):
+                return None
+        return leader
+
+    def wait_leader(self, timeout: float = 30.0) -> int:
+        """Wait for ``settled_leader``: a leader, and every running node serving (synced with it)."""
+        statuses = self.wait_for(lambda st: self.settled_leader(st) is not None, timeout)
+        leader = self.settled_leader(statuses)
         assert leader is not None
         return leader
 
