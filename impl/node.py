@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from zkfle.errors import ConfigError
+from zkfle.errors import ConfigError, UserInputError
 from zkfle.impl.activation import LeaderActivation, LearnerActivation, Timing
 from zkfle.impl.election import FastLeaderElection
 from zkfle.impl.epochs import EpochStore
@@ -227,25 +227,10 @@ class Node:
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
-        """Serve until ``stop()``."""
-        from zkfle.impl.transport import QuorumCnxManager
-
-        where = client_address(self.cfg, self.myid)
-        if where is not None:
-            self._fourlw = FourLetterServer(where[0], where[1], self.status)
-            await self._fourlw.start()
-            self.log(f"answering four-letter words on {where[0]}:{self._fourlw.port}", event="clientport",
-                     host=where[0], port=self._fourlw.port)
-        else:
-            self.log("no clientPort configured: four-letter words are not served", level="WARN")
-        self._manager = QuorumCnxManager(
-            self.myid, self.cfg.servers, on_receive=self._on_wire, log=_qcm_logger(self.log),
-        )
-        await self._manager.start()
-        self.log(f"{self.myid} is accepting election connections on "
-                 f"{self.spec.host}:{self.spec.election_port}", event="started")
-        self._enqueue(StartElection())
+        """Serve until ``stop()``. A port that cannot be bound is the user's problem: ``UserInputError``."""
         try:
+            await self._open()
+            self._enqueue(StartElection())
             while True:
                 item = await self._queue.get()
                 if isinstance(item, _Stop):
@@ -253,6 +238,29 @@ class Node:
                 self._dispatch(item)
         finally:
             await self._shutdown()
+
+    async def _open(self) -> None:
+        from zkfle.impl.transport import QuorumCnxManager
+
+        where = client_address(self.cfg, self.myid)
+        if where is not None:
+            self._fourlw = FourLetterServer(where[0], where[1], self.status)
+            try:
+                await self._fourlw.start()
+            except OSError as exc:
+                self._fourlw = None
+                raise UserInputError(f"server {self.myid} cannot listen on its client port "
+                                     f"{where[0]}:{where[1]}: {exc.strerror or exc}") from None
+            self.log(f"answering four-letter words on {where[0]}:{self._fourlw.port}", event="clientport",
+                     host=where[0], port=self._fourlw.port)
+        else:
+            self.log("no clientPort configured: four-letter words are not served", level="WARN")
+        manager = QuorumCnxManager(self.myid, self.cfg.servers, on_receive=self._on_wire,
+                                   log=_qcm_logger(self.log))
+        await manager.start()  # UserInputError if the election port is taken
+        self._manager = manager
+        self.log(f"{self.myid} is accepting election connections on "
+                 f"{self.spec.host}:{self.spec.election_port}", event="started")
 
     def stop(self) -> None:
         self._enqueue(_Stop())

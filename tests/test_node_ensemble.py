@@ -125,3 +125,27 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, files: dict[str, str], mes
 def test_missing_config_file_is_exit_2(tmp_path: Path) -> None:
     result = _zkfle("node", "--config", str(tmp_path / "nope.cfg"))
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("which", ["client", "election"])
+def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path, which: str) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        with LocalEnsemble(tmp_path, 1) as ens:
+            node = ens.nodes[1]
+            text = node.config_path.read_text()
+            assert ens.servers is not None
+            spec = ens.servers[1]
+            if which == "client":
+                text = text.replace(f"clientPort={node.client_port}", f"clientPort={taken}")
+            else:
+                text = text.replace(f":{spec.election_port}:", f":{taken}:")
+            node.config_path.write_text(text)
+            result = _zkfle("node", "--config", str(node.config_path))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zkfle: error: server 1 cannot listen"), lines
