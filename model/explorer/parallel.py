@@ -92,8 +92,7 @@ def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes], last:
     """Admit routed successors. ``last`` (no POR): close the level too and return its report; else
     return the requests for full expansion (POR's C3)."""
     for blob in blobs:
-        for record in marshal.loads(blob):
-            part.receive(record, depth, admit)
+        part.receive_batch(marshal.loads(blob), depth, admit)
     if last:
         return _end_level(part)
     asked, part.reexpand = part.reexpand, []

@@ -166,6 +166,33 @@ class Partition:
             return
         self._admit(fp, state, parent_gid, pos, depth, admit)
 
+    def receive_batch(self, records: list[Record], depth: int, admit: bool) -> None:
+        """``receive`` for a batch routed from another partition (the plain visited set inlined)."""
+        if self.indexed or self.ample is not None or not admit or self.max_states is not None:
+            for record in records:
+                self.receive(record, depth, admit)
+            return
+        seen = self.seen
+        parent = self.parent
+        parent_append = parent.append
+        via_append = self.via.append
+        next_append = self.next_frontier.append
+        invariants = self.checks.invariants
+        parts, me = self.parts, self.me
+        for fp, state, parent_gid, pos, _ in records:
+            bucket = seen[fp >> LOW_BITS]
+            low = fp & LOW_MASK
+            if low in bucket:
+                continue
+            gid = len(parent) * parts + me
+            bucket.add(low)
+            parent_append(parent_gid)
+            via_append(pos)
+            next_append(state)
+            for name, invariant in invariants:
+                if not invariant(state):
+                    self.findings.append(Finding(depth, "invariant", name, gid))
+
     def _admit(self, fp: int, state: Any, parent_gid: int, pos: int, depth: int, admit: bool) -> int | None:
         if not admit or (self.max_states is not None and self.distinct >= self._share_of_max()):
             self.truncated = True
