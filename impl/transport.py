@@ -236,8 +236,10 @@ class QuorumCnxManager:
                 async with asyncio.timeout(self.connect_timeout):
                     reader, writer = await asyncio.open_connection(host, port)
             except (OSError, TimeoutError) as exc:
+                timed_out = isinstance(exc, TimeoutError)
+                why = f"timed out after {self.connect_timeout:g} s" if timed_out else exc
                 self.log.warning("Cannot open channel to %d at election address %s: %s", sid,
-                                 _format_address(host, port), exc or "timed out")
+                                 _format_address(host, port), why)
                 continue
             try:
                 await self._start_connection(sid, reader, writer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -539,5 +540,49 @@ def test_frame_reader_agrees_with_what_the_manager_writes() -> None:
             assert got == [b"m1"]
             writer.close()
         await small.close()
+
+    run(go)
+
+
+class Records(logging.Handler):
+    """Keeps the messages a logger emits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_dial_that_times_out_blocks_nobody_and_is_retried_until_it_lands() -> None:
+    async def go() -> None:
+        servers = specs(1, 2, 3)
+        # sid 1's port is a black hole: a listener that never accepts, its backlog of one already taken,
+        # so the kernel drops further SYNs and a connect() hangs until its timeout
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", servers[1].election_port))
+        hole.listen(0)
+        filler = socket.create_connection(("127.0.0.1", servers[1].election_port))
+        records = Records()
+        logger = logging.getLogger("test.qcm.timeouts")
+        logger.addHandler(records)
+        try:
+            async with peers(servers, 3, 2, connect_timeout=0.2, log=logger) as p:
+                p[3].qcm.to_send(1, b"patience")
+                await exchange(p[3], p[2], "meanwhile")  # the hung dial blocks nobody
+                gave_up = "Cannot open channel to 1 at election address 127.0.0.1"
+                async with asyncio.timeout(WAIT):
+                    while not any(gave_up in m and "timed out" in m for m in records.messages):
+                        await asyncio.sleep(0.02)
+                assert 1 not in p[3].qcm.connected()
+                filler.close()
+                hole.close()  # sid 1 comes up on its port: a later retry delivers the waiting message
+                async with peers(servers, 1) as late:
+                    await late[1].received(3, b"patience")
+        finally:
+            logger.removeHandler(records)
+            filler.close()
+            hole.close()
 
     run(go)
