@@ -1,0 +1,666 @@
+"""A small-step model of Fast Leader Election as ZooKeeper 3.8.0 runs it (``FastLeaderElection.java``).
+
+Rules:
+
+- States are flat immutable tuples ``(servers, channels, counters)``; every step is a pure function of the
+  state, named by an action tuple such as ``("Deliver", 2, 1)`` (sender 2, receiver 1).
+- ``servers[k]`` is one server's fields, indexed by the constants below: liveness, ``ServerState``,
+  ``logicalclock``, the proposal (leader, zxid, peerEpoch), ``currentVote``, ``recvset``, ``outofelection``,
+  the finalize-wait flag and its re-queued notification, the persistent ``currentEpoch``/``acceptedEpoch``/
+  last zxid, the Zab epoch it is established in (0: not yet) and the ghost fields the properties need.
+- ``channels[i * n + j]`` carries notifications from server i to server j as ``(slot, in_flight, last,
+  connected)``. Under ``fifo`` only ``in_flight`` is used (a reliable FIFO per ordered pair); under ``zk``
+  ``slot`` is QuorumCnxManager's capacity-1 send queue, ``last`` is ``lastMessageSent`` and ``connected``
+  says whether the pair's TCP connection is up (the loop-back channel i -> i is always a plain FIFO).
+- A notification is ``(state, leader, zxid, round, peerEpoch, ghost_epoch, ghost_zxid)``; the two ghosts are
+  the sender's own ``currentEpoch`` and zxid when it sent it (0 unless vote tracking is on).
+
+Theory of operation. One ``Deliver`` step is WorkerReceiver's receipt *and* lookForLeader's handling of the
+notification, atomically (the receiver's replies go out in the same step). The only explicit receive queue
+is the finalize-wait re-queue: a better notification seen during the drain is parked in the server's
+``pending`` slot and handled by ``ProcessRequeued`` before anything else reaches that server. Timers
+(notification timeout, a leader or follower giving up) fire only when the network is quiet: no message in
+flight or waiting to be sent to a live server, nobody in the finalize wait. ``FinalizeExpire`` may fire at any
+time (a message can always be slower than 200 ms). Zab is abstracted into ``Establish``, ``Join``,
+``Commit``, ``LeaderQuit`` and ``FollowerQuit``; see docs/model.md for why each abstraction is sound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from zkfle.errors import InternalError
+from zkfle.model.config import ModelConfig, ServerStart, zxid_of, zxid_text
+from zkfle.model.explorer.spec import Liveness
+from zkfle.model.vote import (
+    FOLLOWING,
+    LEADING,
+    LOOKING,
+    MIN_VALUE,
+    OBSERVING,
+    STATE_NAMES,
+    make_predicate,
+)
+from zkfle.quorum import minimal_quorums
+
+# Liveness of a server.
+DOWN, DOWN_STARTABLE, UP = 0, 1, 2
+# Fields of a server tuple.
+ALIVE, ST, RND, PL, PZ, PE, CV, RS, OOE, FW, PEND, CEP, AEP, ZX, ZAB, HIST, VS = range(17)
+# Fields of a channel entry.
+SLOT, INFL, LAST, CONN = range(4)
+# Counters.
+CRASHES, TXNS, TIMEOUTS = range(3)
+EMPTY_CHANNEL: tuple[Any, ...] = (None, (), None, False)
+
+State = tuple[Any, ...]
+Action = tuple[Any, ...]
+Server = tuple[Any, ...]
+
+
+class _Overflow(Exception):
+    """A step would put more than ``max_in_flight`` messages in one channel: it is not explored."""
+
+
+class FleModel:
+    """Fast Leader Election over one ``ModelConfig`` (spec.py's ``Model``)."""
+
+    def __init__(
+        self,
+        mc: ModelConfig,
+        *,
+        name: str | None = None,
+        extra_invariants: Mapping[str, Callable[[State], bool]] | None = None,
+        extra_action_properties: Mapping[str, Callable[[State, Action, State], bool]] | None = None,
+        extra_liveness: Mapping[str, Liveness] | None = None,
+        selected: frozenset[str] | None = None,
+    ) -> None:
+        from zkfle.model import properties  # the property catalogue reads this module's field layout
+
+        self.mc = mc
+        self.name = name or mc.describe()
+        self.variant = mc.variant
+        qv = mc.qv
+        self.sids: tuple[int, ...] = mc.sids
+        self.n = len(self.sids)
+        self.idx: dict[int, int] = {sid: k for k, sid in enumerate(self.sids)}
+        self.voter_sids = frozenset(qv.voting_members)
+        self.is_voter: tuple[bool, ...] = tuple(sid in self.voter_sids for sid in self.sids)
+        self.voter_idx: tuple[int, ...] = tuple(k for k in range(self.n) if self.is_voter[k])
+        self.bit: dict[int, int] = {sid: 1 << k for k, sid in enumerate(self.sids)}
+        self.qtable: tuple[bool, ...] = tuple(
+            qv.contains_quorum([self.sids[k] for k in self.voter_idx if mask >> k & 1])
+            for mask in range(1 << self.n)
+        )
+        self.minimal_quorums: tuple[int, ...] = tuple(
+            sum(self.bit[s] for s in q) for q in minimal_quorums(qv)
+        )
+        self.weights = {sid: qv.weight(sid) for sid in self.voter_sids}
+        self.top = make_predicate(self.variant, self.weights)
+        self.zk = mc.channel == "zk"
+        self.reconnects = self.zk and mc.bounds.crashes > 0
+        self.bounds = mc.bounds
+        self.track = mc.track_votes
+        self.starts: tuple[ServerStart, ...] = tuple(mc.start_of(sid) for sid in self.sids)
+        self.start_when_decided: frozenset[int] = frozenset()
+        invariants, action_properties, liveness = properties.catalogue(self)
+        invariants.update(extra_invariants or {})
+        action_properties.update(extra_action_properties or {})
+        liveness.update(extra_liveness or {})
+        if selected is not None:
+            invariants = {k: v for k, v in invariants.items() if k in selected}
+            action_properties = {k: v for k, v in action_properties.items() if k in selected}
+            liveness = {k: v for k, v in liveness.items() if k in selected}
+        self._invariants = invariants
+        self._action_properties = action_properties
+        self._liveness = liveness
+
+    # ------------------------------------------------------------------ spec.Model
+    @property
+    def invariants(self) -> Mapping[str, Callable[[State], bool]]:
+        return self._invariants
+
+    @property
+    def action_properties(self) -> Mapping[str, Callable[[State, Action, State], bool]]:
+        return self._action_properties
+
+    @property
+    def liveness(self) -> Mapping[str, Liveness]:
+        return self._liveness
+
+    def init_states(self) -> list[State]:
+        servers: list[Server] = []
+        for k, sid in enumerate(self.sids):
+            st = self.starts[k]
+            alive = UP if st.running else (DOWN_STARTABLE if st.starts_later else DOWN)
+            servers.append(self._fresh_server(k, sid, alive, st.current_epoch, st.accepted_epoch, st.zxid))
+        w = _World(servers, [EMPTY_CHANNEL] * (self.n * self.n), [0, 0, 0])
+        for k in range(self.n):
+            if servers[k][ALIVE] == UP:
+                self._send_notifications(w, k, servers[k])
+        return [w.freeze()]
+
+    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+        servers, channels, counters = state
+        n = self.n
+        sids = self.sids
+        quiet = self._quiet(state)
+        for j in range(n):
+            sj = servers[j]
+            if sj[ALIVE] != UP:
+                if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j):
+                    yield from self._emit(state, ("Restart", sids[j]), self._restart, j)
+                continue
+            if sj[PEND] is not None:
+                yield from self._emit(state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
+            else:
+                for i in range(n):
+                    if channels[i * n + j][INFL]:
+                        yield from self._emit(state, ("Deliver", sids[i], sids[j]), self._deliver, i, j)
+            if sj[FW] and sj[PEND] is None:
+                yield from self._emit(state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
+            if self.zk:
+                for i in range(n):
+                    if i != j and servers[i][ALIVE] == UP:
+                        ch = channels[j * n + i]
+                        if ch[SLOT] is not None and len(ch[INFL]) < self.bounds.max_in_flight:
+                            yield from self._emit(state, ("Transmit", sids[j], sids[i]), self._transmit, j, i)
+            st = sj[ST]
+            if st == LOOKING:
+                if quiet and self._timeout_allowed(counters):
+                    yield from self._emit(state, ("Timeout", sids[j]), self._timeout, j)
+            elif st == LEADING:
+                if sj[ZAB] == 0 and self._establish_epoch(state, j) is not None:
+                    yield from self._emit(state, ("Establish", sids[j]), self._establish, j)
+                if sj[ZAB] > 0 and counters[TXNS] < self.bounds.txns:
+                    for qmask in self._commit_quorums(state, j):
+                        yield from self._emit(state, ("Commit", sids[j], qmask), self._commit, j, qmask)
+                if quiet and sj[RND] < self.bounds.max_round and not self._leader_has_quorum(state, j):
+                    yield from self._emit(state, ("LeaderQuit", sids[j]), self._quit, j)
+            else:
+                if self._may_join(state, j):
+                    yield from self._emit(state, ("Join", sids[j]), self._join, j)
+                if quiet and sj[RND] < self.bounds.max_round and self._leader_lost(state, j):
+                    yield from self._emit(state, ("FollowerQuit", sids[j]), self._quit, j)
+            if counters[CRASHES] < self.bounds.crashes:
+                yield from self._emit(state, ("Crash", sids[j]), self._crash, j)
+
+    def _emit(
+        self, state: State, action: Action, step: Callable[..., None], *args: int
+    ) -> Iterator[tuple[Action, State]]:
+        w = _World(list(state[0]), list(state[1]), list(state[2]))
+        try:
+            step(w, *args)
+        except _Overflow:
+            return
+        yield action, w.freeze()
+
+    # ------------------------------------------------------------------ helpers
+    def _fresh_server(self, k: int, sid: int, alive: int, cep: int, aep: int, zx: int) -> Server:
+        """A server right after (re)start: FLE object new, logicalclock 0 (+1 if running), initial vote."""
+        il, iz, ie = self._init_vote(k, zx, cep)
+        rnd = 1 if alive == UP else 0
+        vote = (sid, zx, -1, cep)  # QuorumPeer's currentVote before any election (electionEpoch -1)
+        return (alive, LOOKING, rnd, il, iz, ie, vote, (), (), False, None, cep, aep, zx, 0, (), None)
+
+    def _init_vote(self, k: int, zx: int, cep: int) -> tuple[int, int, int]:
+        """getInitId / getInitLastLoggedZxid / getPeerEpoch."""
+        if self.is_voter[k]:
+            return self.sids[k], zx, cep
+        return MIN_VALUE, MIN_VALUE, MIN_VALUE
+
+    def _quiet(self, state: State) -> bool:
+        """No notification in flight or queued to a live server, and nobody in the finalize wait."""
+        servers, channels, _ = state
+        n = self.n
+        for s in servers:
+            if s[FW] or s[PEND] is not None:
+                return False
+        for c, ch in enumerate(channels):
+            if ch[INFL]:
+                return False
+            if ch[SLOT] is not None and servers[c % n][ALIVE] == UP and servers[c // n][ALIVE] == UP:
+                return False
+        return True
+
+    def _timeout_allowed(self, counters: tuple[int, ...]) -> bool:
+        limit = self.bounds.timeouts
+        return limit is None or counters[TIMEOUTS] < limit
+
+    def _may_start(self, state: State, k: int) -> bool:
+        if self.sids[k] not in self.start_when_decided:
+            return True
+        servers = state[0]
+        return all(
+            servers[i][ST] != LOOKING for i in self.voter_idx if i != k and servers[i][ALIVE] == UP
+        )
+
+    def _msg(
+        self, s: Server | list[Any], st: int, leader: int, zxid: int, rnd: int, pe: int
+    ) -> tuple[int, ...]:
+        if self.track:
+            return (st, leader, zxid, rnd, pe, s[CEP], s[ZX])
+        return (st, leader, zxid, rnd, pe, 0, 0)
+
+    def _send(self, w: _World, i: int, j: int, msg: tuple[int, ...]) -> None:
+        """QuorumCnxManager.toSend: the loop-back queue, a fifo channel, or the capacity-1 send slot."""
+        c = i * self.n + j
+        slot, infl, last, conn = w.ch[c]
+        if self.zk and i != j:
+            w.ch[c] = (msg, infl, last, conn)  # a newer message overwrites the pending one
+            return
+        if w.srv[j][ALIVE] != UP:
+            return  # nobody listening: the message is lost
+        if len(infl) >= self.bounds.max_in_flight:
+            raise _Overflow
+        w.ch[c] = (slot, (*infl, msg), last, conn)
+
+    def _send_notifications(self, w: _World, k: int, s: Server | list[Any]) -> None:
+        """FastLeaderElection.sendNotifications: the proposal, as LOOKING, to every voter (self included)."""
+        msg = self._msg(s, LOOKING, s[PL], s[PZ], s[RND], s[PE])
+        for j in self.voter_idx:
+            self._send(w, k, j, msg)
+
+    def _set_proposal(self, s: list[Any], leader: int, zxid: int, pe: int) -> None:
+        """FastLeaderElection.updateProposal (recording the abandoned vote for NoVoteCircle)."""
+        old = (s[PL], s[PZ], s[PE])
+        new = (leader, zxid, pe)
+        if self.track and old != new and old not in s[HIST]:
+            s[HIST] = tuple(sorted((*s[HIST], old)))
+        s[PL], s[PZ], s[PE] = new
+
+    def _decide(self, s: list[Any], k: int, leader: int, zxid: int, rnd: int, pe: int, acks: int) -> None:
+        """FastLeaderElection.setPeerState + leaveInstance + QuorumPeer.setCurrentVote."""
+        if leader == self.sids[k]:
+            s[ST] = LEADING
+        else:
+            s[ST] = FOLLOWING if self.is_voter[k] else OBSERVING
+        s[CV] = (leader, zxid, rnd, pe)
+        s[PL], s[PZ], s[PE] = leader, zxid, pe  # the proposal is not read again until the next lookForLeader
+        s[RS] = ()
+        s[OOE] = ()
+        s[FW] = False
+        s[PEND] = None
+        s[ZAB] = 0
+        s[HIST] = ()
+        s[VS] = acks if (self.track and s[ST] == LEADING) else None
+
+    # ------------------------------------------------------------------ vote tracking (getVoteTracker)
+    def _acks_looking(self, s: list[Any]) -> tuple[int, tuple[int, int] | None]:
+        """Voters whose recvset entry equals the LOOKING candidate (full Vote.equals); their max ghost."""
+        cand = (s[PL], s[PZ], s[RND], s[PE])
+        return self._acks(s[RS], lambda e: (e[1], e[2], e[3], e[4]) == cand)
+
+    def _acks(self, entries: tuple[Any, ...], match: Callable[[tuple[Any, ...]], bool]) -> tuple[int, Any]:
+        mask = 0
+        ghost: tuple[int, int] | None = None
+        for e in entries:
+            if match(e):
+                mask |= self.bit[e[0]]
+                g = (e[6], e[7])
+                if ghost is None or g > ghost:
+                    ghost = g
+        return mask, ghost
+
+    @staticmethod
+    def _put(entries: tuple[Any, ...], entry: tuple[Any, ...]) -> tuple[Any, ...]:
+        """recvset.put / outofelection.put: one entry per sender sid, kept sorted."""
+        return tuple(sorted([e for e in entries if e[0] != entry[0]] + [entry]))
+
+    def _check_leader(self, s: list[Any], k: int, votes: tuple[Any, ...], leader: int, rnd: int) -> bool:
+        """FastLeaderElection.checkLeader."""
+        v = self.variant
+        if not v.check_leader:
+            return True
+        if leader != self.sids[k]:
+            return any(e[0] == leader and e[5] == LEADING for e in votes)
+        if v.check_leader_self_needs_leading and not any(e[0] == leader and e[5] == LEADING for e in votes):
+            return False
+        return (not v.check_leader_round_for_self) or s[RND] == rnd
+
+    # ------------------------------------------------------------------ actions: the election
+    def _deliver(self, w: _World, i: int, j: int) -> None:
+        """WorkerReceiver.run receives one notification from i at j, then lookForLeader handles it."""
+        c = i * self.n + j
+        slot, infl, last, conn = w.ch[c]
+        msg = infl[0]
+        w.ch[c] = (slot, infl[1:], last, conn)
+        s = list(w.srv[j])
+        sid_i = self.sids[i]
+        mst, _, _, mrnd, _, _, _ = msg
+        if not self.is_voter[i]:
+            # WorkerReceiver: a non-voter gets currentVote and logicalclock, and is never counted.
+            cl, cz, _, cpe = s[CV]
+            self._send(w, j, i, self._msg(s, s[ST], cl, cz, s[RND], cpe))
+            w.srv[j] = tuple(s)
+            return
+        if s[ST] == LOOKING:
+            if mst == LOOKING and mrnd < s[RND]:
+                # WorkerReceiver: a LOOKING sender from an older round gets the live proposal and round.
+                self._send(w, j, i, self._msg(s, LOOKING, s[PL], s[PZ], s[RND], s[PE]))
+            if s[FW]:
+                self._drain(s, sid_i, msg)
+            else:
+                self._look_for_leader(w, j, s, sid_i, msg)
+        elif mst == LOOKING:
+            # WorkerReceiver: a decided server answers a LOOKING sender with its currentVote.
+            cl, cz, crnd, cpe = s[CV]
+            rnd = crnd if self.variant.update_election_vote else s[RND]
+            self._send(w, j, i, self._msg(s, s[ST], cl, cz, rnd, cpe))
+        # FOLLOWING/LEADING/OBSERVING notifications to a decided server are dropped.
+        w.srv[j] = tuple(s)
+
+    def _drain(self, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
+        """lookForLeader's finalizeWait loop: a better vote is re-queued (ending the wait), others dropped."""
+        _, ml, mz, _, mpe, _, _ = msg
+        if self.top(ml, mz, mpe, s[PL], s[PZ], s[PE]):
+            s[PEND] = (sender, *msg)
+            s[FW] = False
+
+    def _process_requeued(self, w: _World, j: int) -> None:
+        """lookForLeader polls the notification it re-queued during the finalize wait."""
+        s = list(w.srv[j])
+        sender, *msg = s[PEND]
+        s[PEND] = None
+        self._look_for_leader(w, j, s, sender, tuple(msg))
+        w.srv[j] = tuple(s)
+
+    def _finalize_expire(self, w: _World, j: int) -> None:
+        """finalizeWait passed with nothing better: setPeerState(proposedLeader) and return the end vote."""
+        s = list(w.srv[j])
+        acks, ghost = self._acks_looking(s)
+        self._decide(s, j, s[PL], s[PZ], s[RND], s[PE], self._ack_record(acks, ghost))
+        w.srv[j] = tuple(s)
+
+    def _ack_record(self, acks: int, ghost: tuple[int, int] | None) -> Any:
+        return (acks, ghost) if self.track else None
+
+    def _look_for_leader(self, w: _World, j: int, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
+        """One iteration of FastLeaderElection.lookForLeader's loop for a received notification."""
+        mst, ml, mz, mrnd, mpe, _, _ = msg
+        if ml not in self.voter_sids:
+            return  # validVoter(n.leader): "Ignoring notification for non-cluster member sid"
+        if mst == OBSERVING:
+            return  # "Notification from observer"
+        if mst != LOOKING:
+            self._received_following(w, j, s, sender, msg)
+            return
+        if mz == -1:
+            return  # "Ignoring notification from member with -1 zxid"
+        top = self.top
+        if mrnd > s[RND]:
+            # (a) newer round: adopt it, clear recvset, compare with the initial vote (round_jump knob)
+            s[RND] = mrnd
+            s[RS] = ()
+            s[HIST] = ()
+            il, iz, ie = self._init_vote(j, s[ZX], s[CEP])
+            mode = self.variant.round_jump
+            if mode == "initial":
+                if top(ml, mz, mpe, il, iz, ie):
+                    self._set_proposal(s, ml, mz, mpe)
+                else:
+                    self._set_proposal(s, il, iz, ie)
+            elif mode == "keep":
+                if top(ml, mz, mpe, s[PL], s[PZ], s[PE]):
+                    self._set_proposal(s, ml, mz, mpe)
+            else:  # "self": ZK-275
+                self._set_proposal(s, il, iz, ie)
+            self._send_notifications(w, j, s)
+        elif mrnd < s[RND]:
+            return  # (b) older round: dropped (WorkerReceiver already replied)
+        elif top(ml, mz, mpe, s[PL], s[PZ], s[PE]):
+            # (c) same round, better vote: adopt and re-broadcast
+            self._set_proposal(s, ml, mz, mpe)
+            self._send_notifications(w, j, s)
+        s[RS] = self._put(s[RS], (sender, ml, mz, mrnd, mpe, LOOKING, msg[5], msg[6]))
+        acks, ghost = self._acks_looking(s)
+        if self.qtable[acks]:
+            if self.variant.finalize_wait:
+                s[FW] = True
+            else:
+                self._decide(s, j, s[PL], s[PZ], s[RND], s[PE], self._ack_record(acks, ghost))
+
+    def _received_following(self, w: _World, j: int, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
+        """FastLeaderElection.receivedFollowingNotification (receivedLeadingNotification is the same here)."""
+        mst, ml, mz, mrnd, mpe, g1, g2 = msg
+        entry = (sender, ml, mz, mrnd, mpe, mst, g1, g2)
+        if mrnd == s[RND]:
+            s[RS] = self._put(s[RS], entry)
+            full = (ml, mz, mrnd, mpe)
+            acks, ghost = self._acks(
+                s[RS], lambda e: e[1] == ml if e[5] != LOOKING else (e[1], e[2], e[3], e[4]) == full
+            )
+            if self.qtable[acks] and self._check_leader(s, j, s[RS], ml, mrnd):
+                self._decide(s, j, ml, mz, mrnd, mpe, self._ack_record(acks, ghost))
+                return
+        s[OOE] = self._put(s[OOE], entry)
+        if self.variant.update_election_vote:
+            acks, ghost = self._acks(s[OOE], lambda e: e[1] == ml and e[4] == mpe)
+        else:  # ZK-1732: every field must match
+            acks, ghost = self._acks(s[OOE], lambda e: (e[1], e[2], e[3], e[4]) == (ml, mz, mrnd, mpe))
+        if self.qtable[acks] and self._check_leader(s, j, s[OOE], ml, mrnd):
+            s[RND] = mrnd  # logicalclock := n.electionEpoch (it may go down)
+            self._decide(s, j, ml, mz, mrnd, mpe, self._ack_record(acks, ghost))
+
+    def _timeout(self, w: _World, j: int) -> None:
+        """lookForLeader's poll timed out: haveDelivered() ? sendNotifications() : connectAll()."""
+        w.ctr[TIMEOUTS] += 1 if self.bounds.timeouts is not None else 0
+        s = w.srv[j]
+        self._send_notifications(w, j, s)
+
+    def _transmit(self, w: _World, i: int, j: int) -> None:
+        """QuorumCnxManager.SendWorker: the slot's message goes on the wire (connecting first if needed)."""
+        n = self.n
+        c, back = i * n + j, j * n + i
+        slot, infl, _, conn = w.ch[c]
+        if not self.reconnects:
+            # Without crashes a connection, once up, stays up: no re-send, and lastMessageSent is never read.
+            w.ch[c] = (None, (*infl, slot), None, True)
+            return
+        if not conn:
+            # A new connection (one per pair): the other side's SendWorker re-sends its last message
+            # when its queue is empty (SendWorker.run, lastMessageSent).
+            bslot, binfl, blast, _ = w.ch[back]
+            if bslot is None and blast is not None:
+                if len(binfl) >= self.bounds.max_in_flight:
+                    raise _Overflow
+                binfl = (*binfl, blast)
+            w.ch[back] = (bslot, binfl, blast, True)
+        w.ch[c] = (None, (*infl, slot), slot, True)
+
+    # ------------------------------------------------------------------ actions: Zab, abstracted
+    def _followers(self, state: State, k: int, epoch: int | None) -> int:
+        """Live voters FOLLOWING server k (joined in ``epoch``, or not yet joined when epoch is 0)."""
+        servers = state[0]
+        sid = self.sids[k]
+        mask = 0
+        for i in self.voter_idx:
+            s = servers[i]
+            if i != k and s[ALIVE] == UP and s[ST] == FOLLOWING and s[CV][0] == sid and (
+                epoch is None or s[ZAB] == epoch
+            ):
+                mask |= 1 << i
+        return mask
+
+    def _establish_epoch(self, state: State, k: int) -> int | None:
+        """Leader.getEpochToPropose once a quorum has joined: max acceptedEpoch + 1, if within the bound."""
+        servers = state[0]
+        if servers[k][CV][0] != self.sids[k]:
+            return None
+        mask = self._followers(state, k, 0) | (1 << k)
+        if not self.qtable[mask]:
+            return None
+        epoch = 1 + max(servers[i][AEP] for i in range(self.n) if mask >> i & 1)
+        return epoch if epoch <= self.bounds.epochs else None
+
+    def _establish(self, w: _World, k: int) -> None:
+        """Leader.lead through discovery and sync: the leader and its quorum take the new epoch."""
+        state = w.freeze()
+        epoch = self._establish_epoch(state, k)
+        if epoch is None:  # pragma: no cover - guarded by successors
+            raise InternalError("Establish fired without a quorum")
+        mask = self._followers(state, k, 0) | (1 << k)
+        lzx = w.srv[k][ZX]
+        for i in range(self.n):
+            if mask >> i & 1:
+                self._take_epoch(w, i, epoch, lzx)
+
+    def _take_epoch(self, w: _World, i: int, epoch: int, zxid: int) -> None:
+        """Discovery + sync of one member: both epochs, the leader's history, its vote's peerEpoch."""
+        s = list(w.srv[i])
+        s[AEP] = s[CEP] = s[ZAB] = epoch
+        s[ZX] = zxid
+        if self.variant.update_election_vote:
+            cl, cz, crnd, _ = s[CV]
+            s[CV] = (cl, cz, crnd, epoch)  # QuorumPeer.updateElectionVote
+        w.srv[i] = tuple(s)
+
+    def _may_join(self, state: State, j: int) -> bool:
+        servers = state[0]
+        s = servers[j]
+        if s[ZAB] != 0:
+            return False
+        leader = self.idx.get(s[CV][0])
+        if leader is None:
+            return False
+        ls = servers[leader]
+        return ls[ALIVE] == UP and ls[ST] == LEADING and ls[ZAB] > 0 and ls[CV][0] == self.sids[leader]
+
+    def _join(self, w: _World, j: int) -> None:
+        """Learner.registerWithLeader + syncWithLeader against an established leader."""
+        ls = w.srv[self.idx[w.srv[j][CV][0]]]
+        self._take_epoch(w, j, ls[ZAB], ls[ZX])
+
+    def _commit_quorums(self, state: State, k: int) -> list[int]:
+        servers = state[0]
+        joined = self._followers(state, k, servers[k][ZAB]) | (1 << k)
+        return [q for q in self.minimal_quorums if q >> k & 1 and q & joined == q]
+
+    def _commit(self, w: _World, k: int, qmask: int) -> None:
+        """A transaction proposed by the leader and acked by quorum ``qmask``: their zxid advances."""
+        epoch = w.srv[k][ZAB]
+        lzx = w.srv[k][ZX]
+        counter = (lzx & 0xFFFFFFFF) + 1 if lzx >> 32 == epoch else 1
+        zxid = zxid_of(epoch, counter)
+        for i in range(self.n):
+            if qmask >> i & 1:
+                s = list(w.srv[i])
+                s[ZX] = zxid
+                w.srv[i] = tuple(s)
+        w.ctr[TXNS] += 1
+
+    def _leader_has_quorum(self, state: State, k: int) -> bool:
+        s = state[0][k]
+        epoch = s[ZAB] if s[ZAB] > 0 else None
+        return self.qtable[self._followers(state, k, epoch) | (1 << k)]
+
+    def _leader_lost(self, state: State, j: int) -> bool:
+        """A follower (or observer) whose leader is gone, not leading, or leading another epoch."""
+        servers = state[0]
+        s = servers[j]
+        leader = self.idx.get(s[CV][0])
+        if leader is None:
+            return True
+        ls = servers[leader]
+        if ls[ALIVE] != UP or ls[ST] != LEADING or ls[CV][0] != self.sids[leader]:
+            return True
+        return s[ZAB] > 0 and ls[ZAB] != s[ZAB]
+
+    def _quit(self, w: _World, k: int) -> None:
+        """QuorumPeer.run: lead()/followLeader() returned; back to LOOKING, lookForLeader with round + 1."""
+        s = list(w.srv[k])
+        s[ST] = LOOKING
+        s[RND] += 1
+        il, iz, ie = self._init_vote(k, s[ZX], s[CEP])
+        s[PL], s[PZ], s[PE] = il, iz, ie
+        s[RS] = ()
+        s[OOE] = ()
+        s[ZAB] = 0
+        s[HIST] = ()
+        s[VS] = None
+        self._send_notifications(w, k, s)
+        w.srv[k] = tuple(s)
+
+    # ------------------------------------------------------------------ actions: the environment
+    def _crash(self, w: _World, k: int) -> None:
+        """The process dies: volatile state and every connection of k are lost; disk state survives."""
+        s = w.srv[k]
+        w.srv[k] = self._fresh_server(k, self.sids[k], DOWN_STARTABLE, s[CEP], s[AEP], s[ZX])
+        n = self.n
+        for i in range(n):
+            w.ch[k * n + i] = EMPTY_CHANNEL
+            slot, _, last, _ = w.ch[i * n + k]
+            w.ch[i * n + k] = (slot, (), last, False)
+        w.ctr[CRASHES] += 1
+
+    def _restart(self, w: _World, k: int) -> None:
+        """The process (re)starts: a new FLE object (logicalclock 0), lookForLeader (round 1), broadcast."""
+        s = w.srv[k]
+        fresh = self._fresh_server(k, self.sids[k], UP, s[CEP], s[AEP], s[ZX])
+        w.srv[k] = fresh
+        self._send_notifications(w, k, fresh)
+
+    # ------------------------------------------------------------------ spec.Model extras
+    def is_terminal(self, state: State) -> bool:
+        """Accepted final states: every live server decided on one live leader, or no quorum is up."""
+        from zkfle.model.properties import settled
+
+        return settled(self, state)
+
+    def is_fault(self, action: Action) -> bool:
+        return action[0] in ("Crash", "Restart")
+
+    def actor(self, action: Action) -> int | None:
+        name = action[0]
+        if name == "Deliver":
+            return int(action[2])
+        if name in ("Establish", "Commit"):
+            return None  # touches a quorum
+        return int(action[1])
+
+    def canonical(self, state: State) -> State:
+        """Identity: the tie-break depends on sid order and every server carries its sid in currentVote."""
+        return state
+
+    def state_to_itf(self, state: State) -> dict[str, Any]:
+        from zkfle.model import itf_view
+
+        return itf_view.state_to_itf(self, state)
+
+    def action_to_itf(self, action: Action) -> dict[str, Any]:
+        from zkfle.model import itf_view
+
+        return itf_view.action_to_itf(action)
+
+    def describe(self, action: Action, before: State | None = None, after: State | None = None) -> str:
+        from zkfle.model import itf_view
+
+        return itf_view.describe(self, action, before, after)
+
+    def server(self, state: State, sid: int) -> Server:
+        """The fields of server ``sid`` (for tests and properties)."""
+        return state[0][self.idx[sid]]
+
+    def vote_text(self, leader: int, zxid: int, pe: int) -> str:
+        if leader == MIN_VALUE:
+            return "(none)"
+        return f"(sid {leader}, zxid {zxid_text(zxid)}, peerEpoch {pe})"
+
+    @staticmethod
+    def state_name(st: int) -> str:
+        return STATE_NAMES[st]
+
+
+class _World:
+    """A step's scratch copy of a state (lists), frozen back into tuples when the step is done."""
+
+    __slots__ = ("ch", "ctr", "srv")
+
+    def __init__(self, srv: list[Server], ch: list[tuple[Any, ...]], ctr: list[int]) -> None:
+        self.srv = srv
+        self.ch = ch
+        self.ctr = ctr
+
+    def freeze(self) -> State:
+        return (tuple(self.srv), tuple(self.ch), tuple(self.ctr))
