@@ -45,8 +45,10 @@ _xxh3 = xxhash.xxh3_64_intdigest
 _dumps = marshal.dumps
 
 # A routed successor: (fingerprint, state, parent global id, position among the parent's successors,
-# whether it came from a reduced ample set)
+# whether it came from a reduced ample set). Outboxes hold records flattened, RECORD_FIELDS items each,
+# so that a routed successor costs no tuple of its own.
 Record = tuple[int, Any, int, int, bool]
+RECORD_FIELDS = 5
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,7 @@ class Partition:
         self.fresh: set[int] = set()  # fingerprints first reached in the level being built (POR's C3)
         self.reexpand: list[int] = []  # global ids whose ample successor turned out old (POR's C3)
         self.expanded_full: set[int] = set()  # global ids fully expanded in this level after C3
-        self.outbox: list[list[Record]] = [[] for _ in range(parts)]
+        self.outbox: list[list[Any]] = [[] for _ in range(parts)]  # flattened records, per owner
 
     # ------------------------------------------------------------------ identities
     @property
@@ -166,8 +168,10 @@ class Partition:
             return
         self._admit(fp, state, parent_gid, pos, depth, admit)
 
-    def receive_batch(self, records: list[Record], depth: int, admit: bool) -> None:
-        """``receive`` for a batch routed from another partition (the plain visited set inlined)."""
+    def receive_batch(self, flat: list[Any], depth: int, admit: bool) -> None:
+        """``receive`` for a flattened batch routed from another partition (the plain visited set inlined)."""
+        fields = iter(flat)
+        records: Any = zip(*[fields] * RECORD_FIELDS, strict=True)
         if self.indexed or self.ample is not None or not admit or self.max_states is not None:
             for record in records:
                 self.receive(record, depth, admit)
@@ -307,7 +311,7 @@ class Partition:
                         self.findings.append(Finding(next_depth, "action", name, gid, pos))
                 fp = _xxh3(_dumps(target if canonical is None else canonical(target), MARSHAL_VERSION))
                 if parts != 1 and (fp * parts) >> 64 != me:
-                    outbox[(fp * parts) >> 64].append((fp, target, gid, pos, reduced))
+                    outbox[(fp * parts) >> 64].extend((fp, target, gid, pos, reduced))
                 elif fast:
                     bucket = seen[fp >> LOW_BITS]
                     low = fp & LOW_MASK
@@ -366,7 +370,7 @@ class Partition:
             if parts == 1 or owner_of(fp, parts) == me:
                 self.receive(record, depth + 1, admit)
             else:
-                self.outbox[owner_of(fp, parts)].append(record)
+                self.outbox[owner_of(fp, parts)].extend(record)
 
     def reexpand_requested(self, gids: list[int], depth: int, admit: bool) -> None:
         """Fully expand frontier states (by global id) whose ample successors were old elsewhere."""
@@ -376,7 +380,7 @@ class Partition:
             state = self.frontier[self.local(gid) - start]
             self.expand_rest(state, gid, None, None, depth, admit)
 
-    def take_outbox(self) -> list[list[Record]]:
+    def take_outbox(self) -> list[list[Any]]:
         out = self.outbox
         self.outbox = [[] for _ in range(self.parts)]
         return out
