@@ -20,6 +20,7 @@ so every JVM is killed and waited for even when a test fails.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -28,6 +29,7 @@ import signal
 import socket
 import subprocess
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +127,15 @@ def loopback_servers(voters: Iterable[int], observers: Iterable[int] = ()) -> di
     }
 
 
+_LIVE: weakref.WeakSet[ZooKeeperServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_LIVE):
+        server.kill9()
+
+
 def check_installed(java: str = "java", jar: Path = ZK_JAR) -> tuple[str, list[Path]]:
     """The java executable and the class path, or ``TargetUnavailable`` saying how to install them."""
     java_path = shutil.which(java)
@@ -141,7 +152,11 @@ def check_installed(java: str = "java", jar: Path = ZK_JAR) -> tuple[str, list[P
 
 
 class ZooKeeperServer:
-    """One real ZooKeeper 3.8.0 server (``QuorumPeerMain``) on loopback."""
+    """One real ZooKeeper 3.8.0 server (``QuorumPeerMain``) on loopback.
+
+    The JVM stays in our process group (a Ctrl-C reaches it too), and any server still running when the
+    Python process exits is killed by an ``atexit`` hook.
+    """
 
     def __init__(
         self,
@@ -227,7 +242,8 @@ class ZooKeeperServer:
         self.write_files()
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
+                                          stderr=subprocess.STDOUT, cwd=self.dir)
+        _LIVE.add(self)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait; SIGKILL if it lingers. Idempotent."""

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -200,3 +204,24 @@ def recorder(into: list[bytes]) -> Callable[[int, bytes], None]:
             into.append(payload)
 
     return on_receive
+
+
+@pytest.mark.zookeeper
+def test_a_server_left_running_dies_with_the_python_process(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from zkfle.conformance.zkserver import ZooKeeperServer, loopback_servers\n"
+        "zk = ZooKeeperServer(1, sys.argv[1], loopback_servers([1]))\n"
+        "zk.start()\n"
+        "zk.wait_for_log('zookeeper.snapshot|binding to port|accepting', 60)\n"
+        "print(zk.pid)\n"  # and exit without stop(): the atexit hook must kill it
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    pid = int(done.stdout.strip())
+    try:
+        os.kill(pid, 0)  # signal 0: does the process still exist?
+    except ProcessLookupError:
+        return
+    os.kill(pid, signal.SIGKILL)  # do not leak it, then fail
+    pytest.fail(f"the JVM {pid} outlived the Python process that started it")
