@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -158,23 +159,53 @@ def test_a_real_server_and_two_quorum_cnx_managers_understand_each_other(tmp_pat
                 for payload in got[2] + got[3]:
                     decode_notification(payload)  # every reply decodes
 
-                # the codec's drop rules agree with the server's on the same bytes
-                partial = encode_notification(vote3)[:29]
-                with pytest.raises(NotificationFormatError):
-                    decode_notification(partial)
-                mark = await send_and_see(qcms[2], zk, partial, r"malformed response message sent by sid=2")
-                v0 = encode_notification(vote3, NotificationLayout.V0)
-                await send_and_see(qcms[2], zk, v0, r"n\.sid:2, n\.state:LOOKING, n\.leader:3, .*version:0x0")
-                v1 = encode_notification(Notification(LOOKING, 3, 0, 1, 0), NotificationLayout.V1)
-                assert decode_notification(v1).version == 0
-                await send_and_see(qcms[2], zk, v1, r"n\.sid:2, .*n\.peerEpoch:0x0, .*version:0x0")
+                # the codec's verdicts agree with the server's on the same bytes
+                mark = len(zk.log_lines())
+                for payload, zk_says, version in verdict_cases():
+                    if version is None:
+                        with pytest.raises(NotificationFormatError):
+                            decode_notification(payload)
+                    else:
+                        assert decode_notification(payload).version == version
+                    await send_and_see(qcms[2], zk, payload, zk_says)
                 # a dropped notification does not close the connection, on either side
                 assert not any("Connection broken for id 2" in line for line in zk.log_lines()[mark:])
+                assert 1 in qcms[2].connected()
         finally:
             for qcm in qcms.values():
                 await qcm.stop()
 
     asyncio.run(asyncio.wait_for(go(), 120))
+
+
+def verdict_cases() -> list[tuple[bytes, str, int | None]]:
+    """(payload from sid 2, what ZooKeeper 3.8.0 logs for it, the version decoded or None for a drop).
+
+    Each payload has its own length or zxid, so each log line can only come from that payload."""
+    head = struct.Struct(">iqqqqii")
+
+    def vote(zxid: int, layout: NotificationLayout = NotificationLayout.CURRENT, version: int = 2) -> bytes:
+        return encode_notification(Notification(LOOKING, 3, zxid, 1, 0, version), layout)
+
+    def dropped(length: int) -> str:
+        return rf"malformed response message sent by sid=2 \(message length: {length}\)"
+
+    def logged(zxid: int, version: int) -> str:
+        return rf"n\.sid:2, n\.state:LOOKING, n\.leader:3,.*n\.zxid:0x{zxid:x}, .*format version:0x{version},"
+
+    return [
+        (vote(0x50)[:27], r"short response from server 2: 27", None),
+        (vote(0x50)[:29], dropped(29), None),
+        (vote(0x50)[:39], dropped(39), None),
+        (vote(0x50)[:43], dropped(43), None),  # version 2 but no room for configLength
+        (head.pack(LOOKING, 3, 0x50, 1, 0, 2, -1) + b"abc", dropped(47), None),
+        (head.pack(LOOKING, 3, 0x50, 1, 0, 2, 49) + b"abcd", dropped(48), None),  # configLength > length
+        (head.pack(LOOKING, 3, 0x50, 1, 0, 2, 10) + b"abcdef", dropped(50), None),  # fewer bytes than L
+        (vote(0x51, NotificationLayout.V0), logged(0x51, 0), 0),
+        (vote(0x52, NotificationLayout.V1), logged(0x52, 0), 0),  # 40 bytes: the version is not read
+        (vote(0x53, version=1), logged(0x53, 1), 1),  # 44 bytes, version 1: no config read
+        (vote(0x54) + b"xyz", logged(0x54, 2), 2),  # trailing bytes ignored
+    ]
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
