@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zkfle.proofs import catalogue
-from zkfle.proofs.query import DEFAULT_OUT, PROVEN, REFUTED, Outcome, exit_code
+from zkfle.proofs.query import CTI, DEFAULT_OUT, PROVEN, REFUTED, Outcome, exit_code
 from zkfle.proofs.quorum_system import QUORUM_MUTANTS, prove_intersection, prove_reconfig
 from zkfle.proofs.vote_order import MUTANTS, prove_order
 from zkfle.zoocfg import load_zoo_cfg
@@ -55,10 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     induction = sub.add_parser("induction", help="FLE model invariants are inductive for N servers")
     induction.add_argument("--servers", type=int, default=3, metavar="N", help="number of voters (default 3)")
     induction.add_argument("--invariant", metavar="NAME", help="prove only this invariant")
+    induction.add_argument(
+        "--variant", choices=("as-is", "epoch-check", "both"), default="both",
+        help="the model as is, with ZooKeeper's Learner epoch check on Join, or both (default)",
+    )
     _common(induction)
     induction.set_defaults(handler=_induction)
 
     everything = sub.add_parser("all", help="every proof on the default configs, as a table")
+    everything.add_argument(
+        "--induction-servers", type=int, default=3, choices=(0, 3), metavar="N",
+        help="voters for the induction proofs: 3 (default), or 0 to skip them (they take the most time)",
+    )
     _common(everything)
     everything.set_defaults(handler=_all)
 
@@ -91,11 +99,14 @@ def _induction_module() -> Any:
 
 def _induction(args: argparse.Namespace) -> int:
     induction = _induction_module()
-    outcomes = induction.prove_induction(args.servers, args.invariant, out_dir=args.out)
+    variants = {"as-is": (induction.AS_IS,), "epoch-check": (induction.EPOCH_CHECK,)}.get(
+        args.variant, (induction.AS_IS, induction.EPOCH_CHECK)
+    )
+    outcomes = induction.prove_induction(args.servers, args.invariant, out_dir=args.out, variants=variants)
     return _report(f"prove induction --servers {args.servers}", outcomes, args.json)
 
 
-def run_all(out_dir: Path | None) -> list[Outcome]:
+def run_all(out_dir: Path | None, induction_servers: int = 3) -> list[Outcome]:
     """Every proof of ``prove all``, with the expected verdict of each (negative twins: refuted)."""
     outcomes = list(prove_order(None, out_dir=out_dir))
     for mutant, prop in (("ZK-1419", "asymmetric"), ("ZK-498", "weight-0 candidate never wins")):
@@ -117,12 +128,13 @@ def run_all(out_dir: Path | None) -> list[Outcome]:
         )
         o.expected = expected
         outcomes.append(o)
-    outcomes += _induction_module().default_outcomes(out_dir)
+    if induction_servers:
+        outcomes += _induction_module().default_outcomes(out_dir, induction_servers)
     return outcomes
 
 
 def _all(args: argparse.Namespace) -> int:
-    outcomes = run_all(args.out)
+    outcomes = run_all(args.out, args.induction_servers)
     code = exit_code(outcomes)
     if args.json:
         print(json.dumps(_json("prove all", outcomes, code), indent=2))
@@ -140,8 +152,11 @@ def _summary(outcomes: Sequence[Outcome], code: int) -> str:
     proven = sum(o.verdict == PROVEN for o in outcomes)
     refuted = sum(o.verdict == REFUTED for o in outcomes)
     twins = sum(o.verdict == REFUTED and o.expected == REFUTED for o in outcomes)
+    ctis = sum(o.verdict == CTI for o in outcomes)
     total = sum(o.seconds for o in outcomes)
     text = f"{proven} proven, {refuted} refuted ({twins} of them negative twins, as expected)"
+    if ctis:
+        text += f", {ctis} not inductive (counterexample to induction printed)"
     text += f", {total:.2f} s of solving"
     return text + ("" if code == 0 else f"; exit {code}")
 
@@ -156,7 +171,7 @@ def _report(command: str, outcomes: Sequence[Outcome], as_json: bool) -> int:
         for line in o.witness_lines:
             print(f"         {line}")
         if o.note:
-            print(f"         note: {o.note}")
+            print(f"         {o.note}")
     written = [o.smt2 for o in outcomes if o.smt2]
     if written:
         print(f"SMT-LIB 2 queries written under {Path(written[0]).parent}")

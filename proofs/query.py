@@ -21,6 +21,7 @@ from zkfle.errors import UserInputError
 
 PROVEN = "proven"
 REFUTED = "refuted"
+CTI = "cti"  # not inductive: a counterexample to induction (not necessarily reachable)
 UNKNOWN = "unknown"
 
 EXIT_PROVEN = 0
@@ -154,11 +155,11 @@ def recheck_smt2(path: str | Path) -> str:
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
-    """12 when a property expected to hold is refuted; 1 when the solver gave up or a mutant expected to
-    be refuted was not (the checker itself would be wrong); 0 when everything is as expected."""
+    """12 when a property expected to hold is refuted (or not inductive); 1 when the solver gave up or a
+    mutant expected to be refuted was not (the checker itself would be wrong); 0 when all is as expected."""
     if any(o.verdict == UNKNOWN for o in outcomes):
         return EXIT_UNKNOWN
-    if any(o.expected == PROVEN and o.verdict == REFUTED for o in outcomes):
+    if any(o.expected == PROVEN and o.verdict in (REFUTED, CTI) for o in outcomes):
         return EXIT_REFUTED
     if not all(o.as_expected for o in outcomes):
         return EXIT_UNKNOWN

@@ -95,7 +95,7 @@ def test_bad_mutant_flag_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_prove_all_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prove", "all", "--json", "--out", str(tmp_path)]) == 0
+    assert main(["prove", "all", "--json", "--induction-servers", "0", "--out", str(tmp_path)]) == 0
     data = json.loads(capsys.readouterr().out)
     results = data["results"]
     assert all(r["verdict"] == r["expected"] for r in results)
@@ -104,3 +104,13 @@ def test_prove_all_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     configs = " ".join(r["config"] for r in results)
     for name in ("majority-3", "majority-5", "majority-7", "hierarchical-9", "hierarchical-25", "observers"):
         assert name in configs
+
+
+def test_prove_induction_cli_prints_the_cti(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 2 voters, one invariant: the model's LeaderCompleteness is not inductive, so exit 12 with the CTI
+    argv = ["prove", "induction", "--servers", "2", "--invariant", "LeaderCompleteness", "--variant", "as-is"]
+    code = main([*argv, "--out", str(tmp_path)])
+    assert code == 12
+    out = capsys.readouterr().out
+    assert "CTI      inductive LeaderCompleteness" in out and "counterexample to induction" in out
+    assert "server 1:" in out and "round" in out
