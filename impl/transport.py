@@ -191,8 +191,9 @@ class QuorumCnxManager:
         return any(slot is None for slot in self._slots.values())
 
     def connect_all(self) -> None:
-        """``QuorumCnxManager.connectAll``: dial every known server we are not connected to."""
-        for sid in self.servers:
+        """``QuorumCnxManager.connectAll``: dial every peer with a send slot (ZooKeeper walks
+        ``queueSendMap``) and every configured server, unless connected or already dialling."""
+        for sid in sorted({*self.servers, *self._slots}):
             self.connect_one(sid)
 
     def connected(self) -> set[int]:

@@ -586,3 +586,32 @@ def test_a_dial_that_times_out_blocks_nobody_and_is_retried_until_it_lands() -> 
             hole.close()
 
     run(go)
+
+
+def test_an_unknown_sid_is_dialled_at_the_address_it_advertised() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        home = RawListener()
+        home_port = free_ports(1)[0]
+        await home.start(home_port)
+        async with peers(servers, 1) as p:
+            # sid 60 is not configured: it connects once, advertising where it listens, then goes away
+            hello = encode_handshake(60, f"127.0.0.1:{home_port}") + encode_frame(b"hi")
+            _, writer = await raw_connect(servers[1].election_port, hello)
+            await p[1].received(60, b"hi")
+            writer.close()
+            async with asyncio.timeout(WAIT):
+                while 60 in p[1].qcm.connected():
+                    await asyncio.sleep(0.01)
+            # a message for it dials the advertised address; 60 > 1, so the dial only says hello and drops
+            p[1].qcm.to_send(60, b"for 60")
+            r1, _ = await home.accept()
+            assert (await read_handshake(r1, WAIT)).sid == 1
+            assert await at_eof(r1)
+            # connect_all walks the send slots too, so it dials sid 60 again
+            p[1].qcm.connect_all()
+            r2, _ = await home.accept()
+            assert (await read_handshake(r2, WAIT)).sid == 1
+        await home.close()
+
+    run(go)
