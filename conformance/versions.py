@@ -1,0 +1,417 @@
+"""ZooKeeper releases as systems under test: which release a jar is, where its jars are, how to start it.
+
+Rules:
+
+- **The version of a jar** comes from three witnesses, read in this order: the manifest's
+  ``Implementation-Version`` (``3.4.3-1240972``: the part before the first ``-`` that is followed by a
+  digit-only revision), the jar's file name (``zookeeper-3.4.3.jar``), and the compile-time constants
+  ``MAJOR``, ``MINOR``, ``MICRO`` and ``QUALIFIER`` of ``org/apache/zookeeper/version/Info.class``. Every
+  witness present must agree; a disagreement is the user's problem (a renamed or mixed-up jar) and a
+  ``UserInputError`` names each witness. A ``--zookeeper-version`` given by the user overrides them all.
+- **A release directory** (``--zookeeper-home DIR``) is one of three layouts:
+  ``DIR/zookeeper-X.Y.Z.jar`` + ``DIR/lib/*.jar`` (3.4 and older tarballs); ``DIR/lib/zookeeper-X.Y.Z.jar``
+  among the other ``lib/*.jar`` (3.5+ ``-bin`` tarballs); or Debian's ``/usr/share/java`` (``zookeeper.jar``,
+  whose manifest ``Class-Path`` names its dependencies, plus the SLF4J binding, log4j and servlet jars).
+  Source, javadoc, test and fat jars are never the server jar. No jar, or two candidate jars, is a
+  ``UserInputError`` saying what was found.
+- **The class path** is the server's ``conf/`` directory first (it holds ``log4j.properties`` and
+  ``logback.xml``), then the server jar, then every ``lib/*.jar`` in name order. A release without an SLF4J
+  binding would log nothing, and the harness reads the log, so that is a ``UserInputError`` too.
+- **The start command** is ``java <flags> -Djava.io.tmpdir=... -cp <class path>
+  org.apache.zookeeper.server.quorum.QuorumPeerMain <zoo.cfg>`` for every release from 3.4 on; 3.4.3 runs on
+  Java 17 this way (docs/versions.md).
+- **The wire profile** follows from the version (``zkfle.impl.wire_profiles.profile_for_version``).
+
+Theory of operation: ``find_release`` (a directory) or ``release_from_classpath`` (an explicit class path)
+gives a ``ZooKeeperRelease``, a plain value; ``ReleaseServer`` is ``zkfle.conformance.zkserver``'s
+``ZooKeeperServer`` started from that release instead of Debian's jars (same files, same observation by
+four-letter words and log), and it parses both the 3.4 and the 3.5+ ``Notification:`` log lines.
+``read_class_constants`` is a minimal Java class-file reader: the constant pool and the fields'
+``ConstantValue`` attributes, nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from zkfle.conformance.zkserver import (
+    EXTRA_JARS,
+    JVM_FLAGS,
+    MAIN_CLASS,
+    LoggedNotification,
+    ZooKeeperServer,
+    parse_notification_line,
+)
+from zkfle.errors import TargetUnavailable, UserInputError
+from zkfle.impl.wire_profiles import WireProfile, profile_for_version
+from zkfle.zoocfg import ServerSpec, ZooCfg
+
+INFO_CLASS = "org/apache/zookeeper/version/Info.class"
+MANIFEST = "META-INF/MANIFEST.MF"
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:-([A-Za-z][A-Za-z0-9.]*))?")
+_JAR_NAME = re.compile(r"zookeeper-(\d+\.\d+\.\d+(?:-[A-Za-z][A-Za-z0-9.]*)?)\.jar")
+_NOT_SERVER = frozenset({"sources", "javadoc", "tests", "test", "fatjar", "bin"})
+
+_LOGBACK = """\
+<configuration>
+  <appender name="CONSOLE" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder>
+      <pattern>%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n</pattern>
+    </encoder>
+  </appender>
+  <root level="INFO">
+    <appender-ref ref="CONSOLE"/>
+  </root>
+</configuration>
+"""
+
+# FastLeaderElection.printNotification of 3.4.x: 3.4.0-3.4.5 print no version, 3.4.6+ put it first
+_NOTIFICATION_34 = re.compile(
+    r"Notification: (?:(?P<version>[0-9a-f]+) \(message format version\), )?"
+    r"(?P<leader>-?\d+) \(n\.leader\), 0x(?P<zxid>[0-9a-f]+) \(n\.zxid\), "
+    r"0x(?P<round>[0-9a-f]+) \(n\.round\), (?P<state>\w+) \(n\.state\), (?P<sid>-?\d+) \(n\.sid\), "
+    r"0x(?P<peer_epoch>[0-9a-f]+) \(n\.peerE[Pp]och\),? (?P<my_state>\w+) \(my state\)"
+)
+
+
+# ------------------------------------------------------------------------------------------------ versions
+
+
+@dataclass(frozen=True, order=True)
+class ReleaseVersion:
+    """A ZooKeeper release number, e.g. 3.4.3 or 3.5.0-alpha, and where it was read from."""
+
+    major: int
+    minor: int
+    micro: int
+    qualifier: str | None = field(default=None, compare=False)
+    source: str = field(default="given", compare=False)
+
+    @property
+    def triple(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.micro)
+
+    @property
+    def wire_profile(self) -> WireProfile:
+        return profile_for_version(self.triple)
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.micro}"
+        return f"{text}-{self.qualifier}" if self.qualifier else text
+
+
+def parse_version(text: str, source: str = "given") -> ReleaseVersion:
+    """``3.4.3``, ``3.5.0-alpha`` or a manifest's ``3.4.3-1240972`` (the build revision is dropped)."""
+    m = _VERSION.fullmatch(text.strip())
+    if m is None:
+        revision = re.fullmatch(r"(\d+\.\d+\.\d+(?:-[A-Za-z][A-Za-z0-9.]*)?)-[0-9a-f]+", text.strip())
+        if revision is None:
+            raise UserInputError(f"{source}: {text!r} is not a ZooKeeper version (expected X.Y.Z)")
+        m = _VERSION.fullmatch(revision.group(1))
+        assert m is not None
+    return ReleaseVersion(int(m[1]), int(m[2]), int(m[3]), m[4], source)
+
+
+def read_class_constants(data: bytes) -> dict[str, int | str]:
+    """The ``static final`` fields with a compile-time constant (``ConstantValue``) of a Java class file."""
+    try:
+        return _ClassReader(data).constants()
+    except (struct.error, IndexError, KeyError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"not a readable Java class file ({exc})") from None
+
+
+class _ClassReader:
+    # The JVM specification's ClassFile structure (chapter 4), read only as far as the fields.
+    # bytes after the tag of each constant-pool entry kind that is skipped
+    _SIZES: ClassVar[dict[int, int]] = {
+        7: 2, 16: 2, 19: 2, 20: 2, 4: 4, 9: 4, 10: 4, 11: 4, 12: 4, 17: 4, 18: 4, 15: 3,
+    }
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def u(self, size: int) -> int:
+        if self.pos + size > len(self.data):
+            raise IndexError("the class file is cut short")
+        value = int.from_bytes(self.data[self.pos : self.pos + size], "big")
+        self.pos += size
+        return value
+
+    def constants(self) -> dict[str, int | str]:
+        if self.u(4) != 0xCAFEBABE:
+            raise KeyError("no 0xCAFEBABE magic")
+        self.u(4)  # minor, major version
+        pool = self._pool()
+        self.u(6)  # access flags, this class, super class
+        interfaces = self.u(2)
+        self.pos += 2 * interfaces
+        out: dict[str, int | str] = {}
+        for _ in range(self.u(2)):
+            self.u(2)  # access flags
+            name = pool[self.u(2)]
+            self.u(2)  # descriptor
+            for _ in range(self.u(2)):
+                attr, length = pool[self.u(2)], self.u(4)
+                if attr == "ConstantValue":
+                    out[str(name)] = self._resolve(pool, self.u(2))
+                else:
+                    self.pos += length
+        return out
+
+    @staticmethod
+    def _resolve(pool: dict[int, int | str | tuple[int]], index: int) -> int | str:
+        value = pool[index]
+        if isinstance(value, tuple):
+            target = pool[value[0]]
+            if not isinstance(target, str):
+                raise KeyError(f"constant #{index} is a String whose text is not Utf8")
+            return target
+        return value
+
+    def _pool(self) -> dict[int, int | str | tuple[int]]:
+        pool: dict[int, int | str | tuple[int]] = {}
+        count = self.u(2)
+        index = 1
+        while index < count:
+            tag = self.u(1)
+            if tag == 1:  # Utf8 (modified UTF-8; the constants read here are ASCII)
+                length = self.u(2)
+                pool[index] = self.data[self.pos : self.pos + length].decode("utf-8")
+                self.pos += length
+            elif tag == 3:  # Integer
+                pool[index] = struct.unpack(">i", self.u(4).to_bytes(4, "big"))[0]
+            elif tag == 8:  # String: its Utf8 index, resolved when read
+                pool[index] = (self.u(2),)
+            elif tag in (5, 6):  # Long, Double: two slots
+                self.pos += 8
+                index += 1
+            else:
+                self.pos += self._SIZES[tag]
+            index += 1
+        return pool
+
+
+def version_witnesses(jar: Path) -> list[ReleaseVersion]:
+    """Every version the jar states: manifest, file name, ``Info.class`` (in that order, if present)."""
+    found: list[ReleaseVersion] = []
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            names = set(archive.namelist())
+            manifest = archive.read(MANIFEST).decode("utf-8", "replace") if MANIFEST in names else ""
+            info = archive.read(INFO_CLASS) if INFO_CLASS in names else None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise UserInputError(f"{jar}: cannot read the jar ({exc})") from None
+    m = re.search(r"^Implementation-Version:[ \t]*(\S+)[ \t]*\r?$", manifest, re.MULTILINE)
+    if m is not None:
+        found.append(parse_version(m[1], f"{jar.name} manifest Implementation-Version"))
+    named = _JAR_NAME.fullmatch(jar.name)
+    if named is not None:
+        found.append(parse_version(named[1], f"file name {jar.name}"))
+    if info is not None:
+        constants = read_class_constants(info)
+        if all(isinstance(constants.get(k), int) for k in ("MAJOR", "MINOR", "MICRO")):
+            qualifier = constants.get("QUALIFIER")
+            found.append(ReleaseVersion(int(constants["MAJOR"]), int(constants["MINOR"]),
+                                        int(constants["MICRO"]), str(qualifier) if qualifier else None,
+                                        f"{jar.name} {INFO_CLASS}"))
+    return found
+
+
+def version_from_jar(jar: str | Path) -> ReleaseVersion:
+    """The release a ZooKeeper server jar belongs to (the first witness, once all agree)."""
+    path = Path(jar)
+    witnesses = version_witnesses(path)
+    if not witnesses:
+        raise UserInputError(f"{path}: no version in its manifest, its name or {INFO_CLASS}; is it a "
+                             "ZooKeeper server jar? Give the version with --zookeeper-version")
+    if len({w.triple for w in witnesses}) > 1:
+        said = "; ".join(f"{w.source} says {w}" for w in witnesses)
+        raise UserInputError(f"{path}: its version witnesses disagree ({said}); give --zookeeper-version")
+    return witnesses[0]
+
+
+# ------------------------------------------------------------------------------------------------ releases
+
+
+@dataclass(frozen=True)
+class ZooKeeperRelease:
+    """A ZooKeeper release that can be started: its server jar, the jars it needs, its version."""
+
+    jar: Path
+    libs: tuple[Path, ...]
+    version: ReleaseVersion
+    layout: str  # "3.4" (jar at the top), "3.5+" (jar in lib/), "debian", "classpath"
+    logging: str  # "log4j" or "logback"
+
+    @property
+    def wire_profile(self) -> WireProfile:
+        return self.version.wire_profile
+
+    def class_path(self, conf_dir: str | Path) -> str:
+        """``conf_dir`` (logging configuration), the server jar, then the libraries."""
+        return os.pathsep.join([str(conf_dir), str(self.jar), *(str(p) for p in self.libs)])
+
+    def command(self, zoo_cfg: str | Path, conf_dir: str | Path, tmp_dir: str | Path,
+                java: str = "java") -> list[str]:
+        """The command line that starts one quorum server of this release."""
+        java_path = shutil.which(java)
+        if java_path is None:
+            raise TargetUnavailable(f"cannot run ZooKeeper {self.version}: no {java!r} executable on PATH; "
+                                    "install Java: sudo apt-get install default-jre-headless")
+        return [java_path, *JVM_FLAGS, f"-Djava.io.tmpdir={tmp_dir}", "-cp", self.class_path(conf_dir),
+                MAIN_CLASS, str(zoo_cfg)]
+
+
+def _server_jars(directory: Path) -> list[Path]:
+    out = []
+    for path in sorted(directory.glob("zookeeper-*.jar")):
+        m = _JAR_NAME.fullmatch(path.name)
+        qualifier = m[1].partition("-")[2] if m else ""
+        if m is not None and qualifier.lower() not in _NOT_SERVER:
+            out.append(path)
+    return out
+
+
+def _logging_of(jars: Iterable[Path], where: Path) -> str:
+    names = [p.name for p in jars]
+    if any(n.startswith("logback-classic") for n in names):
+        return "logback"
+    if any(n.startswith(("slf4j-log4j12", "slf4j-reload4j", "log4j-slf4j")) for n in names):
+        return "log4j"
+    raise UserInputError(f"{where}: no SLF4J binding (logback-classic or slf4j-log4j12) among the jars: "
+                         "the server would log nothing, and the harness reads its log")
+
+
+def find_release(home: str | Path, version: str | None = None) -> ZooKeeperRelease:
+    """The release unpacked in ``home`` (``--zookeeper-home``); ``version`` overrides detection."""
+    root = Path(home).expanduser()
+    if not root.is_dir():
+        raise UserInputError(f"--zookeeper-home {home}: not a directory")
+    lib = root / "lib"
+    top, inner = _server_jars(root), (_server_jars(lib) if lib.is_dir() else [])
+    if (root / "zookeeper.jar").is_file():  # Debian's /usr/share/java (zookeeper-3.8.0.jar is a symlink)
+        jar = root / "zookeeper.jar"
+        extras = tuple(root / name for name in EXTRA_JARS)
+        missing = [str(p) for p in extras if not p.is_file()]
+        if missing:
+            raise UserInputError(f"--zookeeper-home {home}: Debian layout without {', '.join(missing)}; "
+                                 "sudo apt-get install zookeeper")
+        return ZooKeeperRelease(jar, extras, _version(jar, version), "debian", "log4j")
+    candidates = top or inner
+    if not candidates:
+        raise UserInputError(f"--zookeeper-home {home}: no zookeeper-X.Y.Z.jar in it or in its lib/; "
+                             "point it at an unpacked release (for 3.5 and later, the -bin tarball)")
+    if len(candidates) > 1:
+        names = ", ".join(str(p) for p in candidates)
+        raise UserInputError(f"--zookeeper-home {home}: several server jars ({names}); unpack one release")
+    jar = candidates[0]
+    libs = tuple(p for p in sorted(lib.glob("*.jar")) if p != jar) if lib.is_dir() else ()
+    layout = "3.4" if top else "3.5+"
+    return ZooKeeperRelease(jar, libs, _version(jar, version), layout, _logging_of(libs, root))
+
+
+def release_from_classpath(class_path: str, version: str | None = None) -> ZooKeeperRelease:
+    """The release on an explicit class path (``--zookeeper-classpath``): its server jar is the entry
+    holding ``Info.class`` and ``QuorumPeerMain``; every other entry is kept, in order."""
+    entries = [Path(e) for e in class_path.split(os.pathsep) if e]
+    servers = [p for p in entries if p.suffix == ".jar" and p.is_file() and _is_server_jar(p)]
+    if len(servers) != 1:
+        what = "no" if not servers else f"{len(servers)}"
+        raise UserInputError(f"--zookeeper-classpath: {what} ZooKeeper server jar(s) among {len(entries)} "
+                             "entries (one must hold the class QuorumPeerMain)")
+    missing = [str(p) for p in entries if not p.exists()]
+    if missing:
+        raise UserInputError(f"--zookeeper-classpath: {', '.join(missing)} does not exist")
+    jar = servers[0]
+    libs = tuple(p for p in entries if p != jar)
+    jars = [p for p in libs if p.suffix == ".jar"]
+    logging = _logging_of(jars, jar.parent) if jars else "log4j"
+    return ZooKeeperRelease(jar, libs, _version(jar, version), "classpath", logging)
+
+
+def _is_server_jar(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "org/apache/zookeeper/server/quorum/QuorumPeerMain.class" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _version(jar: Path, given: str | None) -> ReleaseVersion:
+    return parse_version(given, "--zookeeper-version") if given else version_from_jar(jar)
+
+
+# ------------------------------------------------------------------------------------------- log lines
+
+
+def parse_notification_line_34(line: str) -> LoggedNotification | None:
+    """A 3.4.x ``Notification:`` log line (``FastLeaderElection.printNotification``), or None.
+
+    3.4.0-3.4.5 print no format version: it is reported as 0, as is the config version 3.4 never has.
+    """
+    m = _NOTIFICATION_34.search(line)
+    if m is None:
+        return None
+
+    def java_hex(text: str) -> int:  # Long.toHexString
+        value = int(text, 16)
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+    return LoggedNotification(
+        my_state=m["my_state"], sid=int(m["sid"]), state=m["state"], leader=int(m["leader"]),
+        round=java_hex(m["round"]), peer_epoch=java_hex(m["peer_epoch"]), zxid=java_hex(m["zxid"]),
+        version=java_hex(m["version"]) if m["version"] else 0, config_version=0,
+    )
+
+
+def parse_any_notification_line(line: str) -> LoggedNotification | None:
+    """A ``Notification:`` line in the 3.5+ form (``zkserver``) or the 3.4 form."""
+    return parse_notification_line(line) or parse_notification_line_34(line)
+
+
+# ---------------------------------------------------------------------------------------------- servers
+
+
+class ReleaseServer(ZooKeeperServer):
+    """One real server of any release (``QuorumPeerMain``) on loopback: ``ZooKeeperServer``'s files and
+    observation, started from ``release``'s jars."""
+
+    def __init__(self, sid: int, workdir: str | Path, servers: Mapping[int, ServerSpec] | ZooCfg,
+                 release: ZooKeeperRelease, **options: object) -> None:
+        super().__init__(sid, workdir, servers, **options)
+        self.release = release
+
+    def write_files(self) -> Path:
+        cfg = super().write_files()
+        (self.dir / "conf" / "logback.xml").write_text(_LOGBACK, encoding="ascii")
+        return cfg
+
+    def command(self) -> list[str]:
+        return self.release.command(self.dir / "zoo.cfg", self.dir / "conf", self.dir / "tmp", self.java)
+
+    def notifications(self) -> list[LoggedNotification]:
+        return [n for n in map(parse_any_notification_line, self.log_lines()) if n is not None]
+
+
+__all__ = [
+    "ReleaseServer",
+    "ReleaseVersion",
+    "ZooKeeperRelease",
+    "find_release",
+    "parse_any_notification_line",
+    "parse_notification_line_34",
+    "parse_version",
+    "read_class_constants",
+    "release_from_classpath",
+    "version_from_jar",
+    "version_witnesses",
+]
