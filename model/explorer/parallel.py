@@ -55,6 +55,9 @@ def _worker_main(
     handlers: dict[str, Callable[[Any], Any]] = {
         "seed": lambda inits: _seed(part, inits),
         "expand": lambda arg: _expand(part, *arg),
+        "claim": lambda arg: _claim(part, *arg),
+        "answered": lambda arg: _answered(part, *arg),
+        "admit": lambda arg: _admit(part, *arg),
         "receive": lambda arg: _receive(part, *arg),
         "reexpand": lambda arg: _reexpand(part, *arg),
         "end_level": lambda _: _end_level(part),
@@ -84,8 +87,30 @@ def _batches(part: Partition) -> list[bytes]:
 
 
 def _expand(part: Partition, depth: int, admit: bool, deadline: float | None) -> list[bytes]:
+    """Expand the frontier; return per owner the successors (full records, or fingerprints to claim)."""
     part.expand_level(depth, admit=admit, deadline=deadline)
+    if part.claims:
+        return [marshal.dumps(fps) for fps in part.take_queries()]
     return _batches(part)
+
+
+def _claim(part: Partition, admit: bool, blobs: list[bytes]) -> list[bytes]:
+    return part.claim([marshal.loads(blob) for blob in blobs], admit)
+
+
+def _answered(
+    part: Partition, depth: int, admit: bool, answers: list[bytes]
+) -> tuple[list[bytes], list[bytes]]:
+    """Send the claimed states; announce what full expansions (POR's C3) produced in the meantime."""
+    out = part.answered(answers, depth, admit)
+    more = part.take_queries()
+    return [marshal.dumps(batch) for batch in out], [marshal.dumps(fps) if fps else b"" for fps in more]
+
+
+def _admit(part: Partition, depth: int, blobs: list[bytes], last: bool) -> Any:
+    for blob in blobs:
+        part.admit_claimed(marshal.loads(blob), depth)
+    return _end_level(part) if last else None
 
 
 def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes], last: bool) -> Any:
@@ -132,6 +157,7 @@ class _Pool:
     """The worker processes and their pipes; every call goes to all workers, or to one owner."""
 
     def __init__(self, model: Any, checks: Checks, parts: int, flags: dict[str, Any]) -> None:
+        self.claims = not checks.liveness_on  # the claim protocol; liveness needs every edge routed
         methods = multiprocessing.get_all_start_methods()
         context: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self.conns: list[Connection] = []
@@ -241,6 +267,8 @@ def _run_level(
 ) -> list[dict[str, Any]] | None:
     """Expand one level everywhere and route its successors; the level reports if already closed."""
     outgoing = pool.ask_all("expand", [(depth, admit, deadline)] * parts)
+    if pool.claims:
+        return _claim_rounds(pool, parts, depth, admit, outgoing)
     if not por:  # no C3 requests can come back: admitting closes the level (one round trip less)
         reports: list[dict[str, Any]] = _route(pool, parts, depth, admit, outgoing, last=True)
         return reports
@@ -253,6 +281,25 @@ def _run_level(
         outgoing = pool.ask_all("reexpand", [(depth, admit, gids) for gids in by_owner])
         asked = _route(pool, parts, depth, admit, outgoing, last=False)
     return None
+
+
+def _claim_rounds(
+    pool: _Pool, parts: int, depth: int, admit: bool, queries: list[list[bytes]]
+) -> list[dict[str, Any]]:
+    """The claim protocol: fingerprints to their owners, claims back, claimed states to their owners;
+    again while full expansions (POR's C3) announce more successors. The last admission closes the level."""
+    while True:
+        inboxes = [[queries[sender][owner] for sender in range(parts)] for owner in range(parts)]
+        answers = pool.ask_all("claim", [(admit, inbox) for inbox in inboxes])
+        replies = [[answers[owner][sender] for owner in range(parts)] for sender in range(parts)]
+        results = pool.ask_all("answered", [(depth, admit, reply) for reply in replies])
+        more = [r[1] for r in results]
+        last = not any(blob for blobs in more for blob in blobs)
+        states = [[results[sender][0][owner] for sender in range(parts)] for owner in range(parts)]
+        reports = pool.ask_all("admit", [(depth, inbox, last) for inbox in states])
+        if last:
+            return reports
+        queries = [[blob or marshal.dumps([]) for blob in blobs] for blobs in more]
 
 
 def _route(

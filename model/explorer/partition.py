@@ -118,6 +118,13 @@ class Partition:
         self.reexpand: list[int] = []  # global ids whose ample successor turned out old (POR's C3)
         self.expanded_full: set[int] = set()  # global ids fully expanded in this level after C3
         self.outbox: list[list[Any]] = [[] for _ in range(parts)]  # flattened records, per owner
+        # The claim protocol (several partitions, no liveness): a successor owned elsewhere is first
+        # announced by fingerprint only; its state travels only if the owner claims it as new.
+        self.claims = parts > 1 and not self.indexed
+        # per owner: fp -> [state, parent gid, position, gids of reduced sources or None]
+        self.pending: list[dict[int, list[Any]]] = [{} for _ in range(parts)]
+        self.asked: list[dict[int, list[Any]]] = []
+        self.reserved = 0  # states claimed by this owner whose state has not arrived yet
 
     # ------------------------------------------------------------------ identities
     @property
@@ -262,7 +269,6 @@ class Partition:
         successors = self.model.successors
         canonical = self.canonical
         parts, me = self.parts, self.me
-        outbox = self.outbox
         actions = self.checks.actions
         check_deadlock = self.checks.deadlock
         ample = self.ample
@@ -311,7 +317,7 @@ class Partition:
                         self.findings.append(Finding(next_depth, "action", name, gid, pos))
                 fp = _xxh3(_dumps(target if canonical is None else canonical(target), MARSHAL_VERSION))
                 if parts != 1 and (fp * parts) >> 64 != me:
-                    outbox[(fp * parts) >> 64].extend((fp, target, gid, pos, reduced))
+                    self._send_away((fp * parts) >> 64, fp, target, gid, pos, reduced)
                 elif fast:
                     bucket = seen[fp >> LOW_BITS]
                     low = fp & LOW_MASK
@@ -366,11 +372,10 @@ class Partition:
                 if not prop(state, action, target):
                     self.findings.append(Finding(depth + 1, "action", name, gid, pos))
             fp = self.key_fp(target)
-            record = (fp, target, gid, pos, False)
             if parts == 1 or owner_of(fp, parts) == me:
-                self.receive(record, depth + 1, admit)
+                self.receive((fp, target, gid, pos, False), depth + 1, admit)
             else:
-                self.outbox[owner_of(fp, parts)].extend(record)
+                self._send_away(owner_of(fp, parts), fp, target, gid, pos, False)
 
     def reexpand_requested(self, gids: list[int], depth: int, admit: bool) -> None:
         """Fully expand frontier states (by global id) whose ample successors were old elsewhere."""
@@ -379,6 +384,85 @@ class Partition:
             self.expanded_full.add(gid)
             state = self.frontier[self.local(gid) - start]
             self.expand_rest(state, gid, None, None, depth, admit)
+
+    def _send_away(self, owner: int, fp: int, target: Any, gid: int, pos: int, reduced: bool) -> None:
+        """Queue a successor owned by another partition (announced once per level per fingerprint)."""
+        if not self.claims:
+            self.outbox[owner].extend((fp, target, gid, pos, reduced))
+            return
+        box = self.pending[owner]
+        entry = box.get(fp)
+        if entry is None:
+            box[fp] = [target, gid, pos, [gid] if reduced else None]
+        elif reduced:
+            if entry[3] is None:
+                entry[3] = [gid]
+            else:
+                entry[3].append(gid)
+
+    # ------------------------------------------------------------------ the claim protocol
+    def take_queries(self) -> list[list[int]]:
+        """Sender: the fingerprints announced to each owner since the last call."""
+        self.asked = self.pending
+        self.pending = [{} for _ in range(self.parts)]
+        return [list(box) for box in self.asked]
+
+    def claim(self, queries: list[list[int]], admit: bool) -> list[bytes]:
+        """Owner: per sender, one code per announced fingerprint: 0 new (claimed: send the state),
+        1 already reached in the level being built, 2 old (reached at this depth or before: POR's C3)."""
+        seen, fresh = self.seen, self.fresh
+        por = self.ample is not None
+        cap = None if self.max_states is None else self._share_of_max()
+        answers = []
+        for fps in queries:
+            codes = bytearray(len(fps))
+            for i, fp in enumerate(fps):
+                bucket = seen[fp >> LOW_BITS]
+                low = fp & LOW_MASK
+                if low in bucket:
+                    codes[i] = 2 if por and fp not in fresh and self.CYCLE_PROVISO else 1
+                elif not admit or (cap is not None and len(self.parent) + self.reserved >= cap):
+                    self.truncated = True
+                    codes[i] = 1
+                else:
+                    bucket.add(low)
+                    if por:
+                        fresh.add(fp)
+                    self.reserved += 1
+            answers.append(bytes(codes))
+        return answers
+
+    def answered(self, answers: list[bytes], depth: int, admit: bool) -> list[list[Any]]:
+        """Sender: the states each owner claimed (flattened: state, parent gid, position), after fully
+        expanding every reduced source whose ample successor turned out old (which may announce more)."""
+        out: list[list[Any]] = [[] for _ in range(self.parts)]
+        sources: set[int] = set()
+        for owner, (box, codes) in enumerate(zip(self.asked, answers, strict=True)):
+            batch = out[owner]
+            for entry, code in zip(box.values(), codes, strict=True):
+                if code == 0:
+                    batch.extend(entry[:3])
+                elif code == 2 and entry[3]:
+                    sources.update(entry[3])
+        self.asked = []
+        if sources:
+            self.reexpand_requested(sorted(sources), depth, admit)
+        return out
+
+    def admit_claimed(self, flat: list[Any], depth: int) -> None:
+        """Owner: admit the states it claimed, in claim order (fingerprints are already in the set)."""
+        fields = iter(flat)
+        parent = self.parent
+        invariants = self.checks.invariants
+        for state, parent_gid, pos in zip(fields, fields, fields, strict=True):
+            gid = len(parent) * self.parts + self.me
+            parent.append(parent_gid)
+            self.via.append(pos)
+            self.next_frontier.append(state)
+            self.reserved -= 1
+            for name, invariant in invariants:
+                if not invariant(state):
+                    self.findings.append(Finding(depth, "invariant", name, gid))
 
     def take_outbox(self) -> list[list[Any]]:
         out = self.outbox
