@@ -70,3 +70,22 @@ def test_a_failing_worker_is_reported_and_cleaned_up() -> None:
     with pytest.raises(InternalError, match="model bug"):
         explore(Broken(2, 5), ExploreOptions(workers=2))
     assert multiprocessing.active_children() == []
+
+
+def test_workers_honour_the_depth_bound_exactly() -> None:
+    one = explore(toys.Counters(3, 9), ExploreOptions(max_depth=5))
+    two = explore(toys.Counters(3, 9), ExploreOptions(max_depth=5, workers=2))
+    assert two.distinct_states == one.distinct_states
+    assert not two.complete and two.diameter == 5
+
+
+def test_workers_share_the_state_limit() -> None:
+    two = explore(toys.Counters(3, 9), ExploreOptions(max_states=100, workers=2))
+    assert 0 < two.distinct_states <= 100
+    assert not two.complete
+
+
+def test_workers_stop_at_the_deadline() -> None:
+    two = explore(toys.Counters(4, 40), ExploreOptions(max_seconds=0.5, workers=2))
+    assert not two.complete
+    assert multiprocessing.active_children() == []

@@ -4,7 +4,9 @@ Rules:
 
 - A search owns all 2**64 fingerprints (one process) or splits them into ``parts`` equal ranges, the
   owner of ``fp`` being ``(fp * parts) >> 64`` (multi-process). A ``Partition`` stores only the states
-  it owns; successors it does not own are handed to the caller (``outbox``) to route to their owner.
+  it owns; successors it does not own are announced to their owner by fingerprint (``take_queries``,
+  ``claim``, ``answered``, ``admit_claimed``: only states the owner claims as new travel), or, when
+  liveness needs every edge, handed over whole (``outbox``, ``receive``).
 - Global state ids: a state's *local* index is its discovery rank in its partition; its global id is
   ``local * parts + me``. Local indices grow level by level, so ``level_starts[d]`` is the first local
   index at depth ``d`` and depths need no storage.
@@ -228,9 +230,8 @@ class Partition:
 
     def _share_of_max(self) -> int:
         assert self.max_states is not None
-        if self.parts == 1:
-            return self.max_states
-        return -(-self.max_states // self.parts)
+        share, extra = divmod(self.max_states, self.parts)  # the shares add up to max_states
+        return share + (1 if self.me < extra else 0)
 
     # ------------------------------------------------------------------ search
     def seed(self, inits: list[Any]) -> None:
