@@ -72,7 +72,9 @@ def test_higher_epoch_beats_higher_zxid_and_id(tmp_path: Path) -> None:
     with LocalEnsemble(tmp_path, 3) as ens:
         ens.set_zxid(3, 500)
         ens.set_epoch(1, 4)
-        ens.start()
+        ens.start([1])  # up first: 2 and 3 alone would elect 3 before hearing 1's better vote
+        ens.wait_for(lambda st: st[1] is not None, 10)
+        ens.start([2, 3])
         assert ens.wait_leader(20) == 1
 
 
