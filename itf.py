@@ -20,6 +20,7 @@ Rules:
 from __future__ import annotations
 
 import json
+import keyword
 import os
 import tempfile
 import time
@@ -130,19 +131,21 @@ def _pair(item: Any) -> tuple[Any, Any]:
 
 
 def _record(fields: dict[str, Any]) -> Any:
-    if all(k.isidentifier() and not k.startswith("_") for k in fields):
+    if all(k.isidentifier() and not k.startswith("_") and not keyword.iskeyword(k) for k in fields):
         return namedtuple("Rec", list(fields))(**fields)
     return itf_py.itf.ImmutableDict(fields)
 
 
 def _variant(tag: str, raw: Any) -> Any:
-    if not tag.isidentifier():
-        raise ValueError(f"variant tag {tag!r} is not a name")
+    """A namedtuple class named after the tag (any string: ``None`` too, which namedtuple refuses)."""
     inner = from_itf_value(raw)
-    if hasattr(inner, "_fields") and not hasattr(type(inner), "_itf_variant") and isinstance(raw, dict):
+    if isinstance(raw, dict) and hasattr(inner, "_fields") and not hasattr(type(inner), "_itf_variant"):
         fields = dict(inner._asdict())
-        return itf_py.itf_variant(namedtuple(tag, list(fields)))(**fields)
-    return itf_py.itf_variant(namedtuple(tag, ["value"]))(value=inner)
+    else:
+        fields = {"value": inner}
+    cls = namedtuple("Variant", list(fields))  # type: ignore[misc]
+    cls.__name__ = cls.__qualname__ = tag
+    return itf_py.itf_variant(cls)(**fields)
 
 
 # ---------------------------------------------------------------------------------------------- traces

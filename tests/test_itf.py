@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from zkfle.errors import TraceError
-from zkfle.itf import counterexample_to_itf, read_itf, to_itf_value, trace_steps, write_itf
+from zkfle.itf import counterexample_to_itf, from_itf_value, read_itf, to_itf_value, trace_steps, write_itf
 from zkfle.model.explorer import explore, toys
 
 SCHEMA = json.loads(Path("/work/shared/reference/itf.schema.json").read_text())
@@ -146,3 +146,18 @@ def test_malformed_files_raise_one_line_trace_errors(tmp_path: Path, text: str, 
 def test_a_missing_file_is_a_trace_error(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="cannot read"):
         read_itf(tmp_path / "absent.itf.json")
+
+
+def test_values_that_are_not_python_names_read_back(tmp_path: Path) -> None:
+    """Quint's None variant and a record field named like a keyword ("from") survive a round trip."""
+    path = tmp_path / "names.itf.json"
+    written = {"opt": None, "requeued": [{"from": 3, "round": 1}]}
+    write_itf(path, {"vars": list(written), "states": [{k: to_itf_value(v) for k, v in written.items()}]})
+    values = read_itf(path).states[0].values
+    assert type(values["opt"]).__name__ == "None" and values["opt"].value == ()
+    assert dict(values["requeued"][0]) == {"from": 3, "round": 1}
+    assert from_itf_value({"tag": "Some", "value": {"#bigint": "7"}}).value == 7
+    import itf_py
+
+    with pytest.raises(ValueError):  # why zkfle.itf decodes by itself: itf_py's decoder refuses these
+        itf_py.value_from_json({"tag": "None", "value": {"#tup": []}})
