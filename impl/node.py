@@ -63,6 +63,7 @@ from zkfle.impl.events import (
     StartElection,
 )
 from zkfle.impl.fourlw import FourLetterServer, NodeStatus
+from zkfle.impl.transport import QuorumCnxManager
 from zkfle.impl.wire import NotificationFormatError, decode_notification, encode_notification
 from zkfle.zoocfg import ZooCfg
 
@@ -200,9 +201,8 @@ class Node:
         self._activation: LeaderActivation | LearnerActivation | None = None
         self._activation_token = 0
         self._election_started = time.monotonic()
-        self._manager: Any = None
+        self._manager: QuorumCnxManager | None = None
         self._fourlw: FourLetterServer | None = None
-        self._stopped = asyncio.Event()
 
     # ------------------------------------------------------------------ status
     def status(self) -> NodeStatus:
@@ -240,8 +240,6 @@ class Node:
             await self._shutdown()
 
     async def _open(self) -> None:
-        from zkfle.impl.transport import QuorumCnxManager
-
         where = client_address(self.cfg, self.myid)
         if where is not None:
             self._fourlw = FourLetterServer(where[0], where[1], self.status)
@@ -299,7 +297,7 @@ class Node:
                 if current is None or current[1] != token:
                     return  # replaced or cancelled after it fired
                 del self._timers[name]
-                have_delivered = bool(self._manager.have_delivered()) if self._manager is not None else True
+                have_delivered = self._manager.have_delivered() if self._manager is not None else True
                 self._handle(PollTimeout(have_delivered) if name == "poll" else FinalizeTimeout())
             case _ActivationEstablished(token, epoch):
                 if token == self._activation_token:
@@ -316,18 +314,17 @@ class Node:
             self.log(notification_line(self.core.state, event.sid, n), event="notification", sid=event.sid,
                      n_state=n.state, leader=n.leader, zxid=n.zxid, round=n.election_epoch,
                      peer_epoch=n.peer_epoch, my_state=self.core.state)
-        round_before = self.core.logicalclock
-        running_before = self.core.running
+        was_running = self.core.running
         actions = self.core.handle(event)
-        if self.core.running and (not running_before or self.core.logicalclock != round_before) and (
-            isinstance(event, StartElection | Lost)
-        ):
+        new_election = isinstance(event, StartElection | Lost) and self.core.running and not was_running
+        if new_election:
             self._election_started = time.monotonic()
+        for action in actions:
+            self._perform(action)
+        if new_election:  # FastLeaderElection.lookForLeader, after "Peer state changed: looking"
             leader, zxid, epoch = self.core.proposal
             self.log(f"New election. My id = {self.myid}, proposed zxid=0x{zxid:x}", event="new_election",
                      round=self.core.logicalclock, leader=leader, zxid=zxid, peer_epoch=epoch)
-        for action in actions:
-            self._perform(action)
 
     def _perform(self, action: Action) -> None:
         match action:
