@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import itf_py
 import jsonschema
 import pytest
 
@@ -157,7 +158,5 @@ def test_values_that_are_not_python_names_read_back(tmp_path: Path) -> None:
     assert type(values["opt"]).__name__ == "None" and values["opt"].value == ()
     assert dict(values["requeued"][0]) == {"from": 3, "round": 1}
     assert from_itf_value({"tag": "Some", "value": {"#bigint": "7"}}).value == 7
-    import itf_py
-
     with pytest.raises(ValueError):  # why zkfle.itf decodes by itself: itf_py's decoder refuses these
         itf_py.value_from_json({"tag": "None", "value": {"#tup": []}})
