@@ -18,7 +18,15 @@ A model is a value with:
 - optionally ``is_fault(action) -> bool`` (crash, restart, timeout...), ``actor(action) -> int | None``
   (the server whose local state the action changes, for partial-order reduction),
   ``independent(a, b) -> bool``, ``canonical(state)`` (symmetry reduction), ``state_to_itf(state)`` and
-  ``action_to_itf(action)`` (for ITF counterexamples), ``describe(action) -> str``.
+  ``action_to_itf(action)`` (for ITF counterexamples), ``describe(action) -> str``,
+  ``is_terminal(state) -> bool`` (an accepted final state: no successors there is not a deadlock) and
+  ``visible(action) -> bool`` (partial-order reduction: True if the action may change anything a
+  checked invariant or action property reads; without it the explorer does not reduce).
+
+Partial-order reduction relies on this contract for ``actor``: actions of different actors are
+*independent* (they commute, and neither enables nor disables the other; ``None`` = dependent on every
+action). A delivery that sends messages enabling other servers' deliveries breaks it: give such an action
+``actor = None``. See docs/explorer.md.
 
 The explorer never looks inside a state except through these functions.
 """
