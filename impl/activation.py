@@ -368,6 +368,9 @@ class LeaderActivation:
         except OSError as exc:
             self._lose(f"cannot listen on the quorum port {host}:{port}: {exc}")
             return
+        # A leader that is a quorum by itself (one voter) needs nobody: propose and establish at once.
+        self._maybe_propose()
+        self._maybe_establish()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._established.wait(), self.timing.init_s)
         if not self.outcome.established:
@@ -461,8 +464,11 @@ class LeaderActivation:
         if self.outcome.established:
             self._send(learner, Record(UPTODATE, self.myid, self.epoch, self.store.last_zxid))
             return
+        self._maybe_establish()
+
+    def _maybe_establish(self) -> None:
         acked = {s for s, lr in self._learners.items() if lr.acked and not lr.observer}
-        if not has_quorum(self.qv, acked | {self.myid}):
+        if self.epoch is None or self.outcome.established or not has_quorum(self.qv, acked | {self.myid}):
             return
         self.store.set_current_epoch(self.epoch)
         for other in self._learners.values():

@@ -168,3 +168,17 @@ def test_record_codec_round_trip_and_rejects_other_protocols() -> None:
     assert decode_record(record.encode()) == record
     with pytest.raises(PeerError, match="magic"):
         decode_record(b"\x00\x00\x00\x0b" + record.encode()[4:])
+
+
+def test_single_voter_leader_establishes_alone(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        out = Outcomes()
+        store = _store(tmp_path, "s3", accepted=6)
+        leader = _leader(_free_port(), store, out, voters=1)
+        leader.myid = 1
+        leader.start()
+        assert await out.wait_for("established") == 7
+        assert (store.current_epoch, store.accepted_epoch) == (7, 7)
+        await leader.stop()
+
+    asyncio.run(scenario())
