@@ -5,11 +5,12 @@ Theory of operation (level-synchronous, like a distributed BFS):
 1. Each worker owns the fingerprints ``fp`` with ``(fp * W) >> 64 == w`` and keeps a ``Partition``:
    visited set, parent pointers and frontier of its own states only.
 2. Per level the coordinator (this process, which explores nothing itself) tells every worker to
-   expand its frontier. A worker admits the successors it owns at once and returns the others as one
-   marshalled batch per owner; the coordinator forwards each batch, as bytes, to its owner, which admits
-   the new ones. With partial-order reduction, an owner that receives an *old* ample successor asks
-   the source's owner (via the coordinator) to fully expand that source (C3), and the extra successors
-   are routed the same way.
+   expand its frontier. A worker admits the successors it owns at once; the others go through the
+   *claim protocol*: their fingerprints are announced to their owners, each owner claims the new ones
+   (and says which are old, for POR's C3), and only the claimed states are shipped and admitted. A
+   reduced source whose ample successor is old is fully expanded by its own worker, which may announce
+   more successors (another round). Liveness runs need every edge, so there each successor travels
+   whole. All traffic goes through the coordinator as marshalled bytes.
 3. At the end of a level every worker reports its findings and counts. Since the set of states at each
    depth does not depend on who expands what, distinct-state counts, generated counts and verdicts are
    those of one process; and since findings carry their counterexample length, the coordinator still
@@ -59,7 +60,6 @@ def _worker_main(
         "answered": lambda arg: _answered(part, *arg),
         "admit": lambda arg: _admit(part, *arg),
         "receive": lambda arg: _receive(part, *arg),
-        "reexpand": lambda arg: _reexpand(part, *arg),
         "end_level": lambda _: _end_level(part),
         "step_of": part.step_of,
         "gid_of": lambda fp: part.index.get(fp),
@@ -113,20 +113,11 @@ def _admit(part: Partition, depth: int, blobs: list[bytes], last: bool) -> Any:
     return _end_level(part) if last else None
 
 
-def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes], last: bool) -> Any:
-    """Admit routed successors. ``last`` (no POR): close the level too and return its report; else
-    return the requests for full expansion (POR's C3)."""
+def _receive(part: Partition, depth: int, admit: bool, blobs: list[bytes]) -> dict[str, Any]:
+    """Admit routed full records (liveness runs, never reduced) and close the level."""
     for blob in blobs:
         part.receive_batch(marshal.loads(blob), depth, admit)
-    if last:
-        return _end_level(part)
-    asked, part.reexpand = part.reexpand, []
-    return asked
-
-
-def _reexpand(part: Partition, depth: int, admit: bool, gids: list[int]) -> list[bytes]:
-    part.reexpand_requested(gids, depth, admit)
-    return _batches(part)
+    return _end_level(part)
 
 
 def _end_level(part: Partition) -> dict[str, Any]:
@@ -227,7 +218,7 @@ def explore_parallel(
         depth, level_sizes = 0, [status["frontier"]]
         while status["frontier"] and not (tracker.best is not None and opts.stop_on_first):
             admit = opts.max_depth is None or depth < opts.max_depth
-            reports = _run_level(pool, parts, depth, admit, deadline, por)
+            reports = _run_level(pool, parts, depth, admit, deadline)
             status = _close_level(pool, tracker, parts, reports)
             level_sizes.append(status["frontier"])
             progress.tick(status["distinct"], status["generated"], status["frontier"], depth + 1)
@@ -263,24 +254,15 @@ def explore_parallel(
 
 
 def _run_level(
-    pool: _Pool, parts: int, depth: int, admit: bool, deadline: float | None, por: bool
-) -> list[dict[str, Any]] | None:
-    """Expand one level everywhere and route its successors; the level reports if already closed."""
+    pool: _Pool, parts: int, depth: int, admit: bool, deadline: float | None
+) -> list[dict[str, Any]]:
+    """Expand one level everywhere, route its successors and close it; the workers' level reports."""
     outgoing = pool.ask_all("expand", [(depth, admit, deadline)] * parts)
     if pool.claims:
         return _claim_rounds(pool, parts, depth, admit, outgoing)
-    if not por:  # no C3 requests can come back: admitting closes the level (one round trip less)
-        reports: list[dict[str, Any]] = _route(pool, parts, depth, admit, outgoing, last=True)
-        return reports
-    asked: list[list[int]] = _route(pool, parts, depth, admit, outgoing, last=False)
-    while any(asked):
-        by_owner: list[list[int]] = [[] for _ in range(parts)]
-        for gids in asked:
-            for gid in gids:
-                by_owner[gid % parts].append(gid)
-        outgoing = pool.ask_all("reexpand", [(depth, admit, gids) for gids in by_owner])
-        asked = _route(pool, parts, depth, admit, outgoing, last=False)
-    return None
+    inboxes = [[outgoing[sender][owner] for sender in range(parts)] for owner in range(parts)]
+    reports: list[dict[str, Any]] = pool.ask_all("receive", [(depth, admit, inbox) for inbox in inboxes])
+    return reports
 
 
 def _claim_rounds(
@@ -300,14 +282,6 @@ def _claim_rounds(
         if last:
             return reports
         queries = [[blob or marshal.dumps([]) for blob in blobs] for blobs in more]
-
-
-def _route(
-    pool: _Pool, parts: int, depth: int, admit: bool, outgoing: list[list[bytes]], *, last: bool
-) -> Any:
-    """Deliver every worker's batches to their owners; return the owners' answers."""
-    inboxes = [[outgoing[sender][owner] for sender in range(parts)] for owner in range(parts)]
-    return pool.ask_all("receive", [(depth, admit, inbox, last) for inbox in inboxes])
 
 
 def _close_level(

@@ -46,11 +46,10 @@ TIME_CHECK_EVERY = 512
 _xxh3 = xxhash.xxh3_64_intdigest
 _dumps = marshal.dumps
 
-# A routed successor: (fingerprint, state, parent global id, position among the parent's successors,
-# whether it came from a reduced ample set). Outboxes hold records flattened, RECORD_FIELDS items each,
-# so that a routed successor costs no tuple of its own.
-Record = tuple[int, Any, int, int, bool]
-RECORD_FIELDS = 5
+# A successor handed over whole: (fingerprint, state, parent global id, position among the parent's
+# successors). Outboxes hold records flattened, RECORD_FIELDS items each (no tuple per successor).
+Record = tuple[int, Any, int, int]
+RECORD_FIELDS = 4
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,6 @@ class Partition:
         self.is_terminal: Callable[[Any], bool] | None = getattr(model, "is_terminal", None)
         self.ample = AmpleChooser(model) if por else None
         self.fresh: set[int] = set()  # fingerprints first reached in the level being built (POR's C3)
-        self.reexpand: list[int] = []  # global ids whose ample successor turned out old (POR's C3)
         self.expanded_full: set[int] = set()  # global ids fully expanded in this level after C3
         self.outbox: list[list[Any]] = [[] for _ in range(parts)]  # flattened records, per owner
         # The claim protocol (several partitions, no liveness): a successor owned elsewhere is first
@@ -159,7 +157,7 @@ class Partition:
 
     def receive(self, record: Record, depth: int, admit: bool) -> None:
         """Take a successor this partition owns: record the edge, and the state if it is new."""
-        fp, state, parent_gid, pos, from_ample = record
+        fp, state, parent_gid, pos = record
         if self.indexed:
             target = self.index.get(fp)
             if target is None:
@@ -171,11 +169,8 @@ class Partition:
             return
         bucket = self.seen[fp >> LOW_BITS]
         low = fp & LOW_MASK
-        if low in bucket:
-            if from_ample and fp not in self.fresh and self.CYCLE_PROVISO:
-                self.reexpand.append(parent_gid)
-            return
-        self._admit(fp, state, parent_gid, pos, depth, admit)
+        if low not in bucket:
+            self._admit(fp, state, parent_gid, pos, depth, admit)
 
     def receive_batch(self, flat: list[Any], depth: int, admit: bool) -> None:
         """``receive`` for a flattened batch routed from another partition (the plain visited set inlined)."""
@@ -192,7 +187,7 @@ class Partition:
         next_append = self.next_frontier.append
         invariants = self.checks.invariants
         parts, me = self.parts, self.me
-        for fp, state, parent_gid, pos, _ in records:
+        for fp, state, parent_gid, pos in records:
             bucket = seen[fp >> LOW_BITS]
             low = fp & LOW_MASK
             if low in bucket:
@@ -339,7 +334,7 @@ class Partition:
                             if not invariant(target):
                                 self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                 else:
-                    self.receive((fp, target, gid, pos, reduced), next_depth, admit)
+                    self.receive((fp, target, gid, pos), next_depth, admit)
             if old_ample:  # POR's C3: an ample successor is not deeper, expand the rest too
                 self.expanded_full.add(gid)
                 self.expand_rest(state, gid, succ, chosen, depth, admit)
@@ -374,7 +369,7 @@ class Partition:
                     self.findings.append(Finding(depth + 1, "action", name, gid, pos))
             fp = self.key_fp(target)
             if parts == 1 or owner_of(fp, parts) == me:
-                self.receive((fp, target, gid, pos, False), depth + 1, admit)
+                self.receive((fp, target, gid, pos), depth + 1, admit)
             else:
                 self._send_away(owner_of(fp, parts), fp, target, gid, pos, False)
 
@@ -389,7 +384,7 @@ class Partition:
     def _send_away(self, owner: int, fp: int, target: Any, gid: int, pos: int, reduced: bool) -> None:
         """Queue a successor owned by another partition (announced once per level per fingerprint)."""
         if not self.claims:
-            self.outbox[owner].extend((fp, target, gid, pos, reduced))
+            self.outbox[owner].extend((fp, target, gid, pos))
             return
         box = self.pending[owner]
         entry = box.get(fp)
