@@ -170,7 +170,7 @@ def test_unknown_property_is_the_users_mistake() -> None:
 
 
 @pytest.mark.parametrize("opts", [ExploreOptions(workers=0), ExploreOptions(max_states=-1),
-                                  ExploreOptions(max_seconds=0)])
+                                  ExploreOptions(max_seconds=0), ExploreOptions(properties="Agreement")])
 def test_impossible_options_are_refused(opts: ExploreOptions) -> None:
     with pytest.raises(UserInputError):
         explore(toys.Mutex(), opts)

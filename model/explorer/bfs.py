@@ -55,6 +55,8 @@ def validate(opts: ExploreOptions) -> None:
             raise UserInputError(f"{name} must not be negative, got {value}")
     if opts.max_seconds is not None and opts.max_seconds <= 0:
         raise UserInputError(f"max_seconds must be positive, got {opts.max_seconds}")
+    if isinstance(opts.properties, str):
+        raise UserInputError(f"properties must be a list of names, got the string {opts.properties!r}")
 
 
 def plan_reductions(model: Any, opts: ExploreOptions, checks: Checks) -> tuple[bool, bool, list[str]]:
