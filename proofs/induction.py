@@ -144,8 +144,8 @@ def inv_leader_ghost(c: Core, s: list[Srv]) -> list[z3.BoolRef]:
 
 
 def msg_range(c: Core, s: list[Srv], m: Msg) -> z3.BoolRef:
-    """A notification names a voter as leader and carries a valid state."""
-    return z3.And(c.is_sid(m.l), m.st >= 0, m.st <= 2, m.r >= 0)
+    """A notification names a voter as leader, carries a valid state, and non-negative ghosts."""
+    return z3.And(c.is_sid(m.l), m.st >= 0, m.st <= 2, m.r >= 0, m.g1 >= 0, m.g2 >= 0)
 
 
 def msg_valid_vote(c: Core, s: list[Srv], m: Msg) -> z3.BoolRef:
@@ -399,10 +399,13 @@ def _outcome(prop: str, scope: str, result: HoudiniResult) -> Outcome:
     lines: list[str] = []
     witness: dict[str, Any] | None = None
     if cti is not None:
-        lines = [
-            f"not inductive: counterexample to induction (Houdini round {cti.round}), step {cti.action}:",
-            *cti.lines,
-        ]
+        head = f"not inductive: counterexample to induction (Houdini round {cti.round}), step {cti.action}:"
+        lines = [head]
+        earlier = [f"{n} [{c.action}]" for n, c in result.dropped.items() if n != prop]
+        earlier = earlier[: list(result.dropped).index(prop)] if prop in result.dropped else earlier
+        if earlier:
+            lines.append("  (no longer assumed here, dropped before it: " + ", ".join(earlier) + ")")
+        lines += cti.lines
         witness = {"action": cti.action, "round": cti.round, "cti": cti.lines}
     return Outcome(f"inductive {prop}", scope, verdict, 0.0, witness=witness, witness_lines=lines)
 
