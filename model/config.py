@@ -44,6 +44,7 @@ class ServerStart:
     zxid: int = 0
     running: bool = True  # up at the start
     starts_later: bool = True  # when not running: may it start (a late joiner) or is it down for good?
+    after_decision: bool = False  # it starts only once every running voter has left LOOKING
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,9 @@ class FleModel:
         self.bounds = mc.bounds
         self.track = mc.track_votes
         self.starts: tuple[ServerStart, ...] = tuple(mc.start_of(sid) for sid in self.sids)
-        self.start_when_decided: frozenset[int] = frozenset()
+        self._cut: list[Action] | None = None
+        self.start_when_decided = frozenset(sid for sid, st in zip(self.sids, self.starts, strict=True)
+                                            if st.after_decision)
         invariants, action_properties, liveness = properties.catalogue(self)
         invariants.update(extra_invariants or {})
         action_properties.update(extra_action_properties or {})
@@ -142,7 +144,18 @@ class FleModel:
         return [w.freeze()]
 
     def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+        return self._transitions(state, None)
+
+    def bound_hit(self, state: State) -> bool:
+        """Was a step enabled here cut by ``max_in_flight``? (the edge of the explored space)"""
+        cut: list[Action] = []
+        for _ in self._transitions(state, cut):
+            pass
+        return bool(cut)
+
+    def _transitions(self, state: State, cut: list[Action] | None) -> Iterator[tuple[Action, State]]:
         servers, channels, counters = state
+        self._cut = cut
         n = self.n
         sids = self.sids
         quiet = self._quiet(state)
@@ -193,6 +206,8 @@ class FleModel:
         try:
             step(w, *args)
         except _Overflow:
+            if self._cut is not None:
+                self._cut.append(action)
             return
         yield action, w.freeze()
 
@@ -406,6 +421,7 @@ class FleModel:
                     self._set_proposal(s, ml, mz, mpe)
             else:  # "self": ZK-275
                 self._set_proposal(s, il, iz, ie)
+            s[HIST] = ()  # NoVoteCircle looks within one round: the previous round's votes are forgotten
             self._send_notifications(w, j, s)
         elif mrnd < s[RND]:
             return  # (b) older round: dropped (WorkerReceiver already replied)
@@ -603,10 +619,10 @@ class FleModel:
 
     # ------------------------------------------------------------------ spec.Model extras
     def is_terminal(self, state: State) -> bool:
-        """Accepted final states: every live server decided on one live leader, or no quorum is up."""
+        """Accepted final states: everyone decided on one live leader, no quorum up, or a bound hit."""
         from zkfle.model.properties import settled
 
-        return settled(self, state)
+        return settled(self, state) or self.bound_hit(state)
 
     def is_fault(self, action: Action) -> bool:
         return action[0] in ("Crash", "Restart")

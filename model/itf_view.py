@@ -88,8 +88,13 @@ def state_to_itf(m: FleModel, state: State) -> dict[str, Any]:
 
 
 def action_to_itf(action: Action) -> dict[str, Any]:
-    return {"name": str(action[0]),
-            "args": [big(a) if isinstance(a, int) else str(a) for a in action[1:]]}
+    """The action's parameters by name (zkfle.itf adds the action's name)."""
+    name = action[0]
+    if name in ("Deliver", "Transmit"):
+        return {"from": action[1], "to": action[2]}
+    if name == "Commit":
+        return {"leader": action[1], "quorumMask": action[2]}
+    return {"server": action[1]}
 
 
 def _vote_text(leader: int, zxid: int, pe: int) -> str:

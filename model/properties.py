@@ -112,7 +112,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
     }
     liveness = {
         "Termination": Liveness(
-            goal=lambda state: settled(m, state),
+            goal=lambda state: settled(m, state) or m.bound_hit(state),
             description="once faults stop, every live voter of a live quorum decides, all on one live leader",
         )
     }
