@@ -154,8 +154,8 @@ def test_343_refuses_a_versioned_handshake(zk343: ZooKeeperRelease, tmp_path: Pa
     server.wait_for_log("New election", timeout=60)
     sock = socket.create_connection(("127.0.0.1", ports[1]), timeout=10)
     try:  # the 3.5+ form: 3.4.3 reads -65536 as a sid smaller than its own and drops the connection
-        sock.sendall(wire.encode_handshake(2, f"127.0.0.1:{ports[2]}"))
-        sock.sendall(ZK_3_4_0.encode_frame(ZK_3_4_0.encode_notification(Notification(LOOKING, 3, 0, 1, 0))))
+        frame = ZK_3_4_0.encode_frame(ZK_3_4_0.encode_notification(Notification(LOOKING, 3, 0, 1, 0)))
+        sock.sendall(wire.encode_handshake(2, f"127.0.0.1:{ports[2]}") + frame)
         sock.settimeout(20)
         try:
             while sock.recv(4096):
