@@ -1,0 +1,202 @@
+"""``zkfle traces ...`` and ``zkfle conform ...``: generate model traces, replay them against a target.
+
+Rules: each handler returns the exit code: 0 every trace conforms, 12 a divergence; a bad flag or a bad trace
+raises ``UserInputError``/``TraceError`` (exit 2), a target that cannot start ``TargetUnavailable`` (exit 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from zkfle.errors import UserInputError
+
+TARGETS_HELP = "core | node | zookeeper | cmd:'COMMAND' (a JSON-lines adapter, docs/conformance.md)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    traces = subparsers.add_parser("traces", help="generate conformance traces (ITF) from the model")
+    tsub = traces.add_subparsers(dest="traces_command", metavar="SUBCOMMAND")
+    gen = tsub.add_parser("generate", help="random walks or a covering set of one scenario, as ITF files")
+    gen.add_argument("--scenario", required=True, help="a scenario (zkfle traces list)")
+    how = gen.add_mutually_exclusive_group(required=True)
+    how.add_argument("--count", type=int, help="this many random walks")
+    how.add_argument("--cover", action="store_true", help="a small set taking every branch the model reaches")
+    gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same traces")
+    gen.add_argument("--mutant", help="generate from a mutant model (zkfle traces list)")
+    gen.add_argument("--sut", type=int, help="the server a live target plays for real (default: the scenario's)")
+    gen.add_argument("--pool", type=int, default=200, help="walks drawn for --cover (default 200)")
+    gen.add_argument("--out", required=True, help="directory for the *.itf.json files")
+    gen.set_defaults(handler=_generate)
+    lst = tsub.add_parser("list", help="the scenarios and mutants")
+    lst.set_defaults(handler=_list)
+    traces.set_defaults(handler=_traces_help(traces))
+
+    conform = subparsers.add_parser("conform", help="replay model traces against core, node, zookeeper or cmd:")
+    conform.add_argument("--target", help=TARGETS_HELP)
+    src = conform.add_mutually_exclusive_group(required=True)
+    src.add_argument("--traces", help="a directory of ITF traces (or one file)")
+    src.add_argument("--scenario", help="generate the traces of this scenario now (with --count or --cover)")
+    src.add_argument("--mutant", help="generate distinguishing traces of this mutant model (expect exit 12)")
+    src.add_argument("--suite", choices=("default",), help="the default suite (make conform): every target")
+    conform.add_argument("--count", type=int, help="with --scenario: random walks; with --mutant: traces")
+    conform.add_argument("--cover", action="store_true", help="with --scenario: a covering set")
+    conform.add_argument("--seed", type=int, default=1, help="random seed for generated traces (default 1)")
+    conform.add_argument("--lanes", type=int, default=2, help="live SUT processes in parallel (default 2)")
+    conform.add_argument("--no-confirm", action="store_true",
+                         help="live targets: report a divergence at once instead of confirming it by a re-run")
+    conform.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
+    conform.add_argument("--junit", metavar="FILE", help="write the results as JUnit XML")
+    conform.add_argument("--verbose", "-v", action="store_true", help="list passing traces too")
+    conform.add_argument("--keep", metavar="DIR", help="keep generated traces in DIR")
+    conform.set_defaults(handler=_conform)
+
+
+def _traces_help(parser: argparse.ArgumentParser):  # type: ignore[no-untyped-def]
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return show
+
+
+def _list(args: argparse.Namespace) -> int:
+    from zkfle.conformance.scenarios import SCENARIOS, mutant, mutant_names
+
+    print("scenarios:")
+    for s in SCENARIOS.values():
+        print(f"  {s.name:<16} SUT {s.sut}: {s.description}")
+    print("mutants (zkfle conform --target zookeeper --mutant NAME exits 12):")
+    for name in mutant_names():
+        _, scen, text = mutant(name)
+        print(f"  {name:<18} in {scen.name}: {text}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from zkfle.conformance.scenarios import mutant, scenario
+    from zkfle.conformance.tracegen import BRANCHES, generate
+
+    if args.count is not None and args.count < 1:
+        raise UserInputError("--count must be at least 1")
+    scen = scenario(args.scenario)
+    variant = None
+    if args.mutant:
+        variant, _, _ = mutant(args.mutant)
+    if args.sut is not None:
+        scen = scen.with_sut(args.sut)
+    command = (f"zkfle traces generate --scenario {args.scenario} "
+               + ("--cover" if args.cover else f"--count {args.count}") + f" --seed {args.seed}")
+    g = generate(scen, Path(args.out), count=args.count, cover_mode=args.cover, seed=args.seed, variant=variant,
+                 mutant=args.mutant, pool=args.pool, command=command)
+    print(f"wrote {len(g.paths)} traces of {scen.name} (SUT {scen.sut}) to {args.out}")
+    catalogue = [*BRANCHES, *(f"SUT {b}" for b in BRANCHES)]
+    missing = [b for b in catalogue if b not in g.reached]
+    print(f"branch coverage: {len(g.reached)} of {len(catalogue)} labels taken (from {g.pool} walks)")
+    print("  taken: " + ", ".join(sorted(g.reached)))
+    if missing:
+        print("  not reached in this scenario: " + ", ".join(missing))
+    return 0
+
+
+def _conform(args: argparse.Namespace) -> int:
+    from zkfle.conformance import report
+
+    logging.getLogger("zkfle.impl.transport").setLevel(logging.CRITICAL)
+    scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zkfle-traces-"))
+    try:
+        if args.suite:
+            run = _suite(args, scratch)
+        else:
+            if not args.target:
+                raise UserInputError("--target is required (" + TARGETS_HELP + ")")
+            run = _run_target(args.target, _traces(args, scratch), args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if args.json == "-":
+        print(report.write_json(run, None))
+    else:
+        report.print_report(run, verbose=args.verbose)
+        if args.json:
+            report.write_json(run, args.json)
+    if args.junit:
+        report.write_junit(run, args.junit)
+    return run.exit_code
+
+
+def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:
+    from zkfle.conformance.scenarios import scenario
+    from zkfle.conformance.suite import mutant_traces
+    from zkfle.conformance.tracegen import generate
+
+    if args.traces:
+        root = Path(args.traces)
+        if root.is_file():
+            return [root]
+        if not root.is_dir():
+            raise UserInputError(f"--traces {root}: no such file or directory")
+        files = sorted(root.glob("*.json"))
+        if not files:
+            raise UserInputError(f"--traces {root}: no *.json trace files")
+        return files
+    if args.mutant:
+        mt = mutant_traces(args.mutant, scratch / "mutant", count=args.count or 2, seed=args.seed)
+        print(f"mutant {mt.name} ({mt.description}): {len(mt.paths)} distinguishing traces of {mt.scenario.name}")
+        return mt.paths
+    if not args.cover and not args.count:
+        raise UserInputError("--scenario needs --count N or --cover")
+    scen = scenario(args.scenario)
+    return generate(scen, scratch / scen.name, count=args.count, cover_mode=args.cover, seed=args.seed).paths
+
+
+def _run_target(target: str, paths: list[Path], args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from zkfle.conformance.core import CoreMachines, replay
+    from zkfle.conformance.live import LiveTarget
+    from zkfle.conformance.report import Run
+    from zkfle.conformance.trace import load_trace
+
+    traces = [load_trace(p) for p in paths]  # a bad trace is exit 2 before anything runs
+    run = Run()
+    started = time.perf_counter()
+    if target == "core" or target.startswith("cmd:"):
+        from zkfle.conformance.adapter import AdapterMachines
+
+        machines = CoreMachines() if target == "core" else AdapterMachines(target[4:])
+        try:
+            for t in traces:
+                run.results.append(replay(t, machines, target=target,
+                                          reproduce=f"zkfle conform --target {_quote(target)} --traces {t.path}"))
+        finally:
+            machines.close()
+    elif target in ("node", "zookeeper"):
+        live = LiveTarget(target, lanes=args.lanes, confirm=not args.no_confirm)
+        run.results += live.run(traces, f"zkfle conform --target {target} --traces {{path}}")
+    else:
+        raise UserInputError(f"unknown target {target!r}; valid: {TARGETS_HELP}")
+    run.wall[target] = time.perf_counter() - started
+    return run
+
+
+def _quote(target: str) -> str:
+    if target.startswith("cmd:"):
+        return "\"" + target.replace("\"", "\\\"") + "\""
+    return target
+
+
+def _suite(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
+    from zkfle.conformance.report import merge
+    from zkfle.conformance.suite import CORE_SCENARIOS, LIVE_SCENARIOS, covering_traces, random_traces
+
+    core_paths = covering_traces(CORE_SCENARIOS, scratch / "cover", seeds=range(1, 4))
+    core_paths += random_traces(CORE_SCENARIOS, scratch / "random", count=25, seed=args.seed)
+    live_paths = covering_traces(LIVE_SCENARIOS, scratch / "live", seeds=range(1, 3))
+    targets = [args.target] if args.target else ["core", "node", "zookeeper"]
+    runs = []
+    for target in targets:
+        paths = core_paths if target == "core" or target.startswith("cmd:") else live_paths
+        runs.append(_run_target(target, paths, args))
+    return merge(runs)

@@ -1,0 +1,100 @@
+"""What ``zkfle conform`` runs: traces from files or freshly generated, mutant traces, the default suite.
+
+Rules:
+
+- ``--mutant NAME`` generates the mutant model's traces in the scenario the registry suggests, and keeps
+  only the *distinguishing* ones: those in which the mutant's SUT does something ZooKeeper 3.8.0's FLE does
+  not. Which ones those are is decided in process, by replaying each trace through zkfle's own core (the
+  3.8.0 reference implementation) and keeping the traces whose first divergence is at the SUT. The live
+  target then has to find the difference on its own, over the wire: exit 12 is the expected outcome.
+- The default suite (``make conform``): covering traces of several scenarios against ``core`` (at least 200
+  traces), and at least 30 covering traces each against ``zookeeper`` and ``node``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkfle.conformance.core import CoreMachines, replay
+from zkfle.conformance.scenarios import SCENARIOS, Scenario, mutant
+from zkfle.conformance.trace import ConfTrace, load_trace
+from zkfle.conformance.tracegen import RecordingModel, walk, walk_to_itf
+from zkfle.errors import UserInputError
+from zkfle.itf import write_itf
+from zkfle.model.variant import Variant
+
+# The default suite: (scenario, covering traces per seed, seeds) for the live targets; core takes more.
+LIVE_SCENARIOS = ("fresh-3", "fresh-3-low", "fresh-3-high", "epochs-3", "zxids-3", "joiner-3",
+                  "joiner-crash-3")
+CORE_SCENARIOS = (*LIVE_SCENARIOS, "fresh-5")
+
+
+@dataclass
+class MutantTraces:
+    name: str
+    scenario: Scenario
+    description: str
+    paths: list[Path]
+    pool: int
+
+
+def mutant_traces(name: str, out: Path, *, count: int, seed: int, pool: int = 400) -> MutantTraces:
+    """Up to ``count`` distinguishing traces of mutant ``name`` (see the rules), written into ``out``."""
+    variant, suggested, text = mutant(name)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    # the suggested scenario first; if none of its walks tells the mutant apart at the SUT, the others
+    for scen in (suggested, *(s for s in SCENARIOS.values() if s is not suggested and s.voters == 3)):
+        paths = _distinguishing(name, variant, scen, out, count=count, seed=seed, pool=pool)
+        if paths:
+            return MutantTraces(name, scen, text, paths, pool)
+    raise UserInputError(f"mutant {name}: none of {pool} walks of any scenario distinguishes it from "
+                         f"ZooKeeper 3.8.0 at the SUT (seed {seed}); try another --seed")
+
+
+def _distinguishing(name: str, variant: Variant, scen: Scenario, out: Path, *, count: int, seed: int,
+                    pool: int) -> list[Path]:
+    m = RecordingModel(scen, variant)
+    rng = random.Random(seed)
+    paths: list[Path] = []
+    for k in range(pool):
+        w = walk(m, rng, scen.max_steps)
+        path = out / f"{scen.name}-{name}-s{seed}-w{k:04d}.itf.json"
+        write_itf(path, walk_to_itf(m, w, meta={"command": f"zkfle conform --mutant {name}", "seed": seed,
+                                               "walk": k, "mutant": name}))
+        res = replay(load_trace(path), CoreMachines(), target="core", reproduce="")
+        if res.divergence is not None and res.divergence.server == scen.sut:
+            paths.append(path)
+            if len(paths) >= count:
+                break
+        else:
+            path.unlink()
+    return paths
+
+
+def covering_traces(scenarios: tuple[str, ...], out: Path, *, seeds: range, pool: int = 150) -> list[Path]:
+    """Covering sets of each scenario for each seed (``zkfle traces generate --cover``), written into ``out``."""
+    from zkfle.conformance.tracegen import generate
+
+    paths: list[Path] = []
+    for name in scenarios:
+        for seed in seeds:
+            paths += generate(SCENARIOS[name], out / name, count=None, cover_mode=True, seed=seed, pool=pool,
+                              command=f"zkfle traces generate --scenario {name} --cover --seed {seed}").paths
+    return paths
+
+
+def random_traces(scenarios: tuple[str, ...], out: Path, *, count: int, seed: int) -> list[Path]:
+    from zkfle.conformance.tracegen import generate
+
+    paths: list[Path] = []
+    for name in scenarios:
+        paths += generate(SCENARIOS[name], out / name, count=count, cover_mode=False, seed=seed,
+                          command=f"zkfle traces generate --scenario {name} --count {count} --seed {seed}").paths
+    return paths
+
+
+def load_all(paths: list[Path]) -> list[ConfTrace]:
+    return [load_trace(p) for p in paths]
