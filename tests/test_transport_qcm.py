@@ -611,13 +611,14 @@ def test_an_unknown_sid_is_dialled_at_the_address_it_advertised() -> None:
             async with asyncio.timeout(WAIT):
                 while 60 in p[1].qcm.connected():
                     await asyncio.sleep(0.01)
-            # a message for it dials the advertised address; 60 > 1, so the dial only says hello and drops
-            p[1].qcm.to_send(60, b"for 60")
+            # its send slot is empty, so nothing retries: only connect_all, which walks the send slots, dials
+            # it, at the advertised address; 60 > 1, so the dial only says hello and drops
+            p[1].qcm.connect_all()
             r1, _ = await home.accept()
             assert (await read_handshake(r1, WAIT)).sid == 1
             assert await at_eof(r1)
-            # connect_all walks the send slots too, so it dials sid 60 again
-            p[1].qcm.connect_all()
+            # a message for it dials there too
+            p[1].qcm.to_send(60, b"for 60")
             r2, _ = await home.accept()
             assert (await read_handshake(r2, WAIT)).sid == 1
         await home.close()
