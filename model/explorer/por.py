@@ -12,16 +12,17 @@ Theory of operation. In a state ``s`` with enabled transitions ``succ``, the sea
   model defines ``independent(a, b)``, every ample action must be independent of every other enabled
   action, and an action whose actor is ``None`` is dependent on everything (no reduction in that state).
 - C2 (visibility): every ample action must be invisible: ``model.visible(action)`` is False, meaning the
-  action changes no variable that a checked invariant or action property reads. A model without
-  ``visible`` gets no reduction (every action counts as visible), which is sound.
+  action changes no variable that a checked invariant or action property reads, and no action property
+  looks at the action itself. A model without ``visible`` gets no reduction (every action counts as
+  visible), which is sound.
 - C3 (cycle proviso, BFS form of Bosnacki and Holzmann): a state at depth ``d`` is fully expanded when
   one of its ample successors is *old*, i.e. was reached at depth <= d. Every cycle of the reduced graph
   has an edge that does not go deeper, so every cycle has a fully expanded state and no action is
   postponed forever. The test depends only on depths, so it gives the same result in any worker count.
 
-Preserved: reachability of every invariant violation, every action-property violation (on the visible
-part of the state), and every deadlock. Not used for liveness: a search that checks liveness runs
-without partial-order reduction (the result carries a note).
+Preserved: reachability of every invariant violation, every action-property violation (such properties
+read only what visible actions change, and constrain only visible actions), and every deadlock. Not
+used for liveness: a search that checks liveness runs without partial-order reduction (with a note).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ A model is a value with:
   ``action_to_itf(action)`` (for ITF counterexamples), ``describe(action) -> str``,
   ``is_terminal(state) -> bool`` (an accepted final state: no successors there is not a deadlock) and
   ``visible(action) -> bool`` (partial-order reduction: True if the action may change anything a
-  checked invariant or action property reads; without it the explorer does not reduce).
+  checked invariant or action property reads, or is itself constrained by an action property;
+  without it the explorer does not reduce).
 
 Partial-order reduction relies on this contract for ``actor``: actions of different actors are
 *independent* (they commute, and neither enables nor disables the other; ``None`` = dependent on every
