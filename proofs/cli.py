@@ -4,8 +4,9 @@ Subcommands: ``order`` (the vote order), ``quorums`` (quorum intersection of a z
 pair with ``--next``), ``induction`` (inductive invariants of the FLE model for N servers) and ``all``
 (everything on the default configs, as a table).
 
-Exit codes: 0 proven (for ``all``: every verdict as expected, negative twins refuted), 12 refuted (the
-witness is printed; with ``--json`` it is data), 1 the solver gave up, 2 bad input (one line).
+Exit codes: 0 proven (for ``all``: every verdict as expected, negative twins refuted); 12 refuted, or for
+``induction`` not inductive (the witness or counterexample to induction is printed; with ``--json`` it is
+data); 1 the solver gave up; 2 bad input (one line).
 Every query is also written as SMT-LIB 2 under ``--out`` (default ``./zkfle-out/smt``).
 """
 
