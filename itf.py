@@ -31,7 +31,7 @@ from typing import Any
 
 import itf_py
 
-from zkfle.errors import TraceError
+from zkfle.errors import TraceError, UserInputError
 
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 ACTION_TAKEN = "mbt::actionTaken"
@@ -205,14 +205,23 @@ def _action_parts(model: Any, action: Any) -> tuple[str, dict[str, Any]]:
 
 
 def write_itf(path: str | os.PathLike[str], trace_dict: Mapping[str, Any]) -> None:
-    """Write an ITF trace atomically (a temporary file renamed into place)."""
+    """Write an ITF trace atomically (a temporary file renamed into place).
+
+    A place that cannot be written (no such folder, no permission) is a ``UserInputError`` naming it.
+    """
     target = Path(path)
     text = json.dumps(trace_dict, indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UserInputError(f"{path}: cannot write the trace: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserInputError(f"{path}: cannot write the trace: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

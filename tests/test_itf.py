@@ -10,7 +10,7 @@ import itf_py
 import jsonschema
 import pytest
 
-from zkfle.errors import TraceError
+from zkfle.errors import TraceError, UserInputError
 from zkfle.itf import counterexample_to_itf, from_itf_value, read_itf, to_itf_value, trace_steps, write_itf
 from zkfle.model.explorer import explore, toys
 
@@ -160,3 +160,11 @@ def test_values_that_are_not_python_names_read_back(tmp_path: Path) -> None:
     assert from_itf_value({"tag": "Some", "value": {"#bigint": "7"}}).value == 7
     with pytest.raises(ValueError):  # why zkfle.itf decodes by itself: itf_py's decoder refuses these
         itf_py.value_from_json({"tag": "None", "value": {"#tup": []}})
+
+
+def test_an_unwritable_place_is_the_users_mistake(tmp_path: Path) -> None:
+    trace = trace_of(toys.Mutex())
+    with pytest.raises(UserInputError, match="cannot write"):
+        write_itf(tmp_path / "no-such-folder" / "t.itf.json", trace)
+    write_itf(tmp_path / "t.itf.json", trace)  # the twin: an existing folder is fine
+    assert read_itf(tmp_path / "t.itf.json").vars == trace["vars"]
