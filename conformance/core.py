@@ -9,7 +9,7 @@ Rules:
   ``LeaderQuit``/``FollowerQuit`` -> ``Lost``; ``Crash`` -> the engine is dropped; ``Establish``/``Join`` ->
   ``Established(epoch)``; ``ProcessRequeued`` and ``Transmit`` are no event (an engine handles its re-queued
   notification within the delivery that caused it).
-- After every step, for every live server whose re-queued notification (if any) has been handled: the
+- After every step, for every live server with no re-queued notification left to handle: the
   notifications it sent so far, per destination and in order, equal the model's, and so do its state, its
   round and, while LOOKING, its proposal. The first difference is the divergence.
 - Engines: ``CoreMachines`` runs ``zkfle.impl.election.FastLeaderElection`` (or a factory a test injects);
@@ -228,29 +228,10 @@ def replay(trace: ConfTrace, machines: Machines, *, target: str, reproduce: str)
             divergence = Divergence(k, step.describe(), "the engine handles the step",
                                     f"{type(exc).__name__}: {exc}", prefix, reproduce, step.actor)
             break
-        diff = r.check(step, _pending_after(trace, k))
+        diff = r.check(step, frozenset(sid for sid, obs in step.servers.items() if obs.requeued))
         if diff is not None:
             divergence = Divergence(k, step.describe(), diff[0], diff[1], prefix, reproduce, diff[2])
             break
         before = step
     return TraceResult(trace.name, str(trace.path), target, len(trace.steps), time.perf_counter() - started,
                        divergence)
-
-
-def _pending_after(trace: ConfTrace, k: int) -> frozenset[int]:
-    """Servers with a re-queued notification after step k: the model handles it in a later step."""
-    pend: set[int] = set()
-    for later in trace.steps[k + 1:]:
-        if later.action == "ProcessRequeued":
-            pend.add(int(later.params["server"]))
-    # only those whose ProcessRequeued comes before their next delivery
-    out: set[int] = set()
-    for sid in pend:
-        for later in trace.steps[k + 1:]:
-            if later.action == "ProcessRequeued" and int(later.params["server"]) == sid:
-                out.add(sid)
-                break
-            if later.actor == sid:
-                break
-    return frozenset(out)
-

@@ -63,6 +63,7 @@ class Obs:
     zxid: int
     established: int
     finalize_wait: bool = False
+    requeued: bool = False  # a better notification re-queued by the finalize wait, not handled yet
     leader: int | None = None  # currentVote's leader (whom a FOLLOWING server follows)
 
 
@@ -129,6 +130,7 @@ def _obs(raw: Any) -> Obs:
         zxid=int(_field(raw, "zxid")),
         established=int(_field(raw, "establishedEpoch")),
         finalize_wait=bool(_optional(raw, "finalizeWait", False)),
+        requeued=bool(_optional(raw, "requeued", ())),
         leader=_cv_leader(raw),
     )
 
