@@ -131,9 +131,6 @@ class Partition:
     def distinct(self) -> int:
         return len(self.parent)
 
-    def gid(self, local: int) -> int:
-        return local * self.parts + self.me
-
     def local(self, gid: int) -> int:
         return gid // self.parts
 
@@ -244,9 +241,6 @@ class Partition:
         self.fresh = set()
         self.expanded_full = set()
         self.level_starts.append(len(self.parent))
-
-    def frontier_gid(self, depth: int, i: int) -> int:
-        return (self.level_starts[depth] + i) * self.parts + self.me
 
     def expand_level(
         self,
