@@ -70,7 +70,7 @@ def test_legacy_handshake_is_the_sid_alone_and_what_follows_is_a_frame() -> None
     hs = reader.feed(encode_legacy_handshake(5) + encode_frame(b"x"))
     assert hs is not None and hs.legacy and hs.sid == 5 and hs.addresses == ()
     assert FrameReader().feed(reader.rest) == [b"x"]
-    assert HandshakeReader().feed(encode_legacy_handshake(0)) == Handshake(None, 0)  # 0 is a sid, not a version
+    assert HandshakeReader().feed(encode_legacy_handshake(0)) == Handshake(None, 0)  # a sid, not a version
 
 
 @pytest.mark.parametrize(
