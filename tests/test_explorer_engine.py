@@ -220,3 +220,17 @@ def test_progress_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert "distinct" in err and "100" in err
     explore(toys.Counters(2, 10))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_coverage_counts_the_steps_of_each_action(workers: int) -> None:
+    opts = ExploreOptions(coverage=True, check_deadlock=False, workers=workers)
+    result = explore(toys.Philosophers(3), opts)
+    assert set(result.coverage) == {"TakeLeft", "TakeRight", "Release"}
+    assert sum(result.coverage.values()) == result.states_generated - 1
+    expected: dict[str, int] = {}
+    for state in reference_bfs(toys.Philosophers(3)):
+        for action, _ in toys.Philosophers(3).successors(state):
+            expected[action[0]] = expected.get(action[0], 0) + 1
+    assert result.coverage == expected
+    assert explore(toys.Philosophers(3), ExploreOptions(check_deadlock=False)).coverage == {}

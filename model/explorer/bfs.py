@@ -121,6 +121,7 @@ def _explore_single(
         symmetry=symmetry,
         max_states=opts.max_states,
         stop_on_first=opts.stop_on_first,
+        coverage=opts.coverage,
     )
     tracker = Tracker(checks)
     progress = Progress(opts.progress, getattr(model, "name", "explore"))
@@ -153,6 +154,8 @@ def _explore_single(
         complete=complete,
         verdicts=tracker.verdicts,
     )
+    if part.coverage is not None:
+        result.coverage = dict(sorted(part.coverage.items()))
     if tracker.best is not None:
         result.violation = violation_of(model, tracker.best, inits, part.step_of, checks)
     if checks.liveness_on and complete and (result.violation is None or not opts.stop_on_first):

@@ -65,6 +65,7 @@ def _worker_main(
         "gid_of": lambda fp: part.index.get(fp),
         "liveness": lambda _: _liveness_data(part),
         "stats": lambda _: {"cpu_seconds": time.process_time(), "peak_memory_bytes": peak_rss() - baseline},
+        "coverage": lambda _: part.coverage or {},
     }
     try:
         while True:
@@ -207,6 +208,7 @@ def explore_parallel(
         "symmetry": symmetry,
         "max_states": opts.max_states,
         "stop_on_first": opts.stop_on_first,
+        "coverage": opts.coverage,
     }
     pool = _Pool(model, checks, parts, flags)
     try:
@@ -248,6 +250,12 @@ def explore_parallel(
         if checks.liveness_on and complete and (result.violation is None or not opts.stop_on_first):
             _check_liveness(model, pool, parts, inits, step_of, result, checks)
         result.worker_stats = pool.ask_all("stats", [None] * parts)
+        if opts.coverage:
+            totals: dict[str, int] = {}
+            for counts in pool.ask_all("coverage", [None] * parts):
+                for name, count in counts.items():
+                    totals[name] = totals.get(name, 0) + count
+            result.coverage = dict(sorted(totals.items()))
         return result
     finally:
         pool.close()

@@ -90,6 +90,7 @@ class Partition:
         symmetry: bool = False,
         max_states: int | None = None,
         stop_on_first: bool = True,
+        coverage: bool = False,
     ) -> None:
         self.model = model
         self.checks = checks
@@ -108,6 +109,7 @@ class Partition:
         self.goals: list[bytearray] = [bytearray() for _ in checks.liveness]
         self.findings: list[Finding] = []
         self.generated = 0
+        self.coverage: dict[str, int] | None = {} if coverage else None  # action name -> steps explored
         self.truncated = False  # a limit kept some reachable state out
         self.timed_out = False
         self.max_states = max_states
@@ -299,6 +301,8 @@ class Partition:
             reduced = chosen is not None
             positions = range(len(succ)) if chosen is None else chosen
             self.generated += len(positions)
+            if self.coverage is not None:
+                self._cover(succ[pos][0] for pos in positions)
             old_ample = False
             for pos in positions:
                 action, target = succ[pos]
@@ -358,6 +362,8 @@ class Partition:
             if pos in skip:
                 continue
             self.generated += 1
+            if self.coverage is not None:
+                self._cover((action,))
             for name, prop in self.checks.actions:
                 if not prop(state, action, target):
                     self.findings.append(Finding(depth + 1, "action", name, gid, pos))
@@ -374,6 +380,13 @@ class Partition:
             self.expanded_full.add(gid)
             state = self.frontier[self.local(gid) - start]
             self.expand_rest(state, gid, None, None, depth, admit)
+
+    def _cover(self, actions: Any) -> None:
+        coverage = self.coverage
+        assert coverage is not None
+        for action in actions:
+            name = str(action[0])
+            coverage[name] = coverage.get(name, 0) + 1
 
     def _send_away(self, owner: int, fp: int, target: Any, gid: int, pos: int, reduced: bool) -> None:
         """Queue a successor owned by another partition (announced once per level per fingerprint)."""

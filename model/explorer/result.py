@@ -48,6 +48,7 @@ class ExploreOptions:
     properties: Sequence[str] | None = None
     progress: bool = False
     stop_on_first: bool = True
+    coverage: bool = False  # count the explored steps of each action (ExploreResult.coverage), as TLC
 
 
 @dataclass
@@ -84,6 +85,8 @@ class ExploreResult:
     notes: list[str] = field(default_factory=list)
     # multi-process runs: per worker {"cpu_seconds": ..., "peak_memory_bytes": ...} (benchmarks read it)
     worker_stats: list[dict[str, float]] = field(default_factory=list)
+    # with ExploreOptions(coverage=True): action name -> steps explored (0: enabled nowhere reached)
+    coverage: dict[str, int] = field(default_factory=dict)
 
     @property
     def collision_probability(self) -> float:
