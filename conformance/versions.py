@@ -27,7 +27,9 @@ gives a ``ZooKeeperRelease``, a plain value; ``ReleaseServer`` is ``zkfle.confor
 ``ZooKeeperServer`` started from that release instead of Debian's jars (same files, same observation by
 four-letter words and log), and it parses both the 3.4 and the 3.5+ ``Notification:`` log lines.
 ``read_class_constants`` is a minimal Java class-file reader: the constant pool and the fields'
-``ConstantValue`` attributes, nothing else.
+``ConstantValue`` attributes, nothing else. ``identify`` (``--identify``) runs the behaviour probes, each a
+real server 1 with ``ProbePeer``s playing the other sids in the release's wire profile, ordered by waiting
+for the server's own log lines (never by sleeping), and reports the profiles consistent with what it saw.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import struct
+import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,10 +52,14 @@ from zkfle.conformance.zkserver import (
     MAIN_CLASS,
     LoggedNotification,
     ZooKeeperServer,
+    loopback_servers,
     parse_notification_line,
 )
 from zkfle.errors import TargetUnavailable, UserInputError
+from zkfle.impl import wire
+from zkfle.impl.events import FOLLOWING, LOOKING, Notification
 from zkfle.impl.wire_profiles import WireProfile, profile_for_version
+from zkfle.model.profiles import PROFILES, profile_for_release
 from zkfle.zoocfg import ServerSpec, ZooCfg
 
 INFO_CLASS = "org/apache/zookeeper/version/Info.class"
@@ -402,14 +410,247 @@ class ReleaseServer(ZooKeeperServer):
         return [n for n in map(parse_any_notification_line, self.log_lines()) if n is not None]
 
 
+# ------------------------------------------------------------------------------------- behaviour probes
+
+DECIDED = re.compile(r" - (FOLLOWING|LEADING)\s*$")  # QuorumPeer.run logs the new state alone (3.4 to 3.9)
+
+
+class ProbePeer:
+    """One sid a probe plays against a real server. It dials the server (so its sid must be the larger: only
+    the larger sid's connection survives) and speaks the release's wire profile both ways; what it receives
+    is kept raw, and ``received`` decodes it strictly with that profile."""
+
+    def __init__(self, profile: WireProfile, sid: int, server_port: int, my_port: int,
+                 timeout: float = 10.0) -> None:
+        self.profile = profile
+        self.sid = sid
+        self.sock = socket.create_connection(("127.0.0.1", server_port), timeout=timeout)
+        self.sock.sendall(profile.encode_handshake(sid, f"127.0.0.1:{my_port}"))
+        self.frames = wire.FrameReader()
+        self.payloads: list[bytes] = []
+
+    def send(self, state: int, leader: int, zxid: int, rnd: int, peer_epoch: int) -> None:
+        n = Notification(state, leader, zxid, rnd, peer_epoch, version=self.profile.notification_version)
+        self.sock.sendall(self.profile.encode_frame(self.profile.encode_notification(n)))
+
+    def pump(self, wait: float) -> bool:
+        """Read what arrives within ``wait`` seconds; False once the server has closed the connection."""
+        self.sock.settimeout(wait)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return True
+        if not data:
+            return False
+        self.payloads += self.frames.feed(data)
+        return True
+
+    def received(self) -> list[Notification]:
+        return [self.profile.decode_notification(p) for p in self.payloads]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a probe saw a real server do, and the model knobs that reproduce it."""
+
+    behaviour: str  # e.g. "vote order"
+    fixed: bool  # the server shows ZooKeeper 3.8.0's behaviour
+    shown: str  # e.g. "epoch outranks sid (ZK-1419 fixed)"
+    jira: str
+    knobs: tuple[tuple[str, object], ...]  # Variant knobs (name, value) agreeing with what was shown
+    evidence: str
+
+
+class _ProbeEnsemble:
+    """Server 1 of a ``voters``-server loopback ensemble, real; sids 2..voters are ``ProbePeer``s."""
+
+    def __init__(self, release: ZooKeeperRelease, workdir: Path, voters: int, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        servers = loopback_servers(range(1, voters + 1))
+        self.server = ReleaseServer(1, workdir, servers, release, tick_time=2000, init_limit=5, sync_limit=2)
+        self.ports = {sid: spec.election_port for sid, spec in servers.items()}
+        self.release = release
+        self.peers: dict[int, ProbePeer] = {}
+
+    def __enter__(self) -> _ProbeEnsemble:
+        try:
+            self.server.start()
+            self.server.wait_for_log("New election", timeout=self.left())
+            for sid in sorted(self.ports)[1:]:
+                self.peers[sid] = ProbePeer(self.release.wire_profile, sid, self.ports[1], self.ports[sid])
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for peer in self.peers.values():
+            peer.close()
+        self.server.stop()
+
+    def left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"probe of ZooKeeper {self.release.version} timed out; server log tail:\n"
+                               + "\n".join(self.server.log_lines()[-10:]))
+        return left
+
+    def wait_logged(self, sid: int, state: str, leader: int) -> None:
+        """Until server 1 has logged (so queued) a notification from ``sid`` with this state and leader."""
+        wanted = (sid, state, leader)
+        while not any((n.sid, n.state, n.leader) == wanted for n in self.server.notifications()):
+            self.left()
+            time.sleep(0.05)
+
+    def decision(self) -> str | None:
+        for line in self.server.log_lines():
+            m = DECIDED.search(line)
+            if m is not None:
+                return m[1]
+        return None
+
+
+def probe_vote_order(release: ZooKeeperRelease, workdir: str | Path, timeout: float = 60.0) -> Observation:
+    """Does peerEpoch outrank the sid? (``totalOrderPredicate``; ZK-1419, fixed in 3.4.4)
+
+    Server 1 of five, fresh; the probe plays 2..5 at zxid 0, round 1. Sid 2 votes (2, peerEpoch 1); once
+    server 1 proposes 2, sid 3 votes (3, peerEpoch 0); once that is logged, 4 and 5 vote (2, 1). A correct
+    server never proposes 3; with ZK-1419's predicate 3 wins (same zxid, larger sid). Ends when 3 is
+    proposed or server 1 decides (1, 2, 4 and 5 agree on 2).
+    """
+    with _ProbeEnsemble(release, Path(workdir), 5, timeout) as probe:
+        p = probe.peers
+        p[2].send(LOOKING, 2, 0, 1, 1)
+        while not any(n.leader == 2 for n in p[2].received()):
+            p[2].pump(min(0.2, probe.left()))
+        p[3].send(LOOKING, 3, 0, 1, 0)
+        probe.wait_logged(3, "LOOKING", 3)
+        p[4].send(LOOKING, 2, 0, 1, 1)
+        p[5].send(LOOKING, 2, 0, 1, 1)
+        decided_at: float | None = None
+        while True:
+            p[2].pump(min(0.1, probe.left()))
+            proposals = [(n.leader, n.peer_epoch) for n in p[2].received() if n.state == LOOKING]
+            if (3, 0) in proposals:
+                return Observation("vote order", False, "a larger sid outranks a larger peerEpoch (ZK-1419)",
+                                   "ZK-1419", (("predicate", "ZK-1419"),),
+                                   f"server 1 proposed (leader, peerEpoch) {proposals}")
+            if decided_at is None and probe.decision() is not None:
+                decided_at = time.monotonic()
+            if decided_at is not None and time.monotonic() - decided_at > 1.0:  # what was sent before
+                return Observation("vote order", True, "peerEpoch outranks sid (ZK-1419 fixed)", "ZK-1419",
+                                   (("predicate", "3.8.0"),),
+                                   f"server 1 proposed (leader, peerEpoch) {proposals}, never (3, 0)")
+
+
+def probe_self_leadership(release: ZooKeeperRelease, workdir: str | Path,
+                          timeout: float = 60.0) -> Observation:
+    """Does a server lead on FOLLOWING votes of an older round? (``checkLeader``; ZK-1514, fixed in 3.4.4)
+
+    Server 1 of three, fresh (round 1); sids 2 and 3 send FOLLOWING notifications naming 1 as leader, from
+    round 0. 3.4.3's ``checkLeader`` accepts them for itself whatever the round, so server 1 goes LEADING;
+    a fixed server ignores them. Then 2 and 3 vote LOOKING for 3 in round 1, which a fixed server follows.
+    The first decision server 1 logs tells which.
+    """
+    with _ProbeEnsemble(release, Path(workdir), 3, timeout) as probe:
+        for sid in (2, 3):
+            probe.peers[sid].send(FOLLOWING, 1, 0, 0, 0)
+        for sid in (2, 3):
+            probe.wait_logged(sid, "FOLLOWING", 1)
+        for sid in (2, 3):
+            probe.peers[sid].send(LOOKING, 3, 0, 1, 0)
+        while (decision := probe.decision()) is None:
+            probe.left()
+            time.sleep(0.05)
+    if decision == "LEADING":
+        return Observation("self-leadership", False, "leads on FOLLOWING votes of an older round (ZK-1514)",
+                           "ZK-1514", (("check_leader_round_for_self", False),),
+                           "server 1 at round 1 went LEADING on round-0 FOLLOWING votes for it")
+    return Observation("self-leadership", True, "needs FOLLOWING votes of its own round (ZK-1514 fixed)",
+                       "ZK-1514", (("check_leader_round_for_self", True),),
+                       "server 1 ignored round-0 FOLLOWING votes for it and followed 3")
+
+
+PROBES = (probe_vote_order, probe_self_leadership)
+
+
+@dataclass(frozen=True)
+class Identification:
+    """``--identify``: the behaviours a release showed, and the behaviour profiles consistent with them."""
+
+    version: ReleaseVersion
+    wire_profile: str
+    expected_profile: str  # the profile its version maps to
+    observations: tuple[Observation, ...]
+    consistent_profiles: tuple[str, ...]
+
+    @property
+    def as_expected(self) -> bool:
+        return self.expected_profile in self.consistent_profiles
+
+    def table(self) -> str:
+        rows = [("behaviour", "shown", "evidence")]
+        rows += [(o.behaviour, o.shown, o.evidence) for o in self.observations]
+        widths = [max(len(r[i]) for r in rows) for i in range(2)]
+        lines = [f"ZooKeeper {self.version} (wire profile {self.wire_profile})"]
+        lines += [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in rows]
+        lines.append(f"consistent profiles: {', '.join(self.consistent_profiles) or 'none'}; "
+                     f"{self.expected_profile} expected from the version"
+                     + ("" if self.as_expected else " (NOT consistent: the jar and the behaviour disagree)"))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": str(self.version),
+            "wire_profile": self.wire_profile,
+            "expected_profile": self.expected_profile,
+            "as_expected": self.as_expected,
+            "consistent_profiles": list(self.consistent_profiles),
+            "observations": [
+                {"behaviour": o.behaviour, "fixed": o.fixed, "shown": o.shown, "jira": o.jira,
+                 "knobs": dict(o.knobs), "evidence": o.evidence}
+                for o in self.observations
+            ],
+        }
+
+
+def identify(release: ZooKeeperRelease, workdir: str | Path, timeout: float = 60.0) -> Identification:
+    """Run every probe against ``release`` (one real server at a time, each in its own sub-directory)."""
+    observations = tuple(probe(release, Path(workdir) / probe.__name__, timeout) for probe in PROBES)
+    expected = profile_for_release(release.version.triple).name
+    return Identification(release.version, release.wire_profile.name, expected, observations,
+                          consistent_profiles(observations))
+
+
+def consistent_profiles(observations: Iterable[Observation]) -> tuple[str, ...]:
+    """The behaviour profiles whose knobs agree with every observation."""
+    knobs = [kv for o in observations for kv in o.knobs]
+    return tuple(name for name, p in PROFILES.items() if all(getattr(p.variant, k) == v for k, v in knobs))
+
+
 __all__ = [
+    "DECIDED",
+    "PROBES",
+    "Identification",
+    "Observation",
+    "ProbePeer",
     "ReleaseServer",
     "ReleaseVersion",
     "ZooKeeperRelease",
+    "consistent_profiles",
     "find_release",
+    "identify",
     "parse_any_notification_line",
     "parse_notification_line_34",
     "parse_version",
+    "probe_self_leadership",
+    "probe_vote_order",
     "read_class_constants",
     "release_from_classpath",
     "version_from_jar",
