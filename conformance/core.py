@@ -215,7 +215,6 @@ def _view_text(v: View) -> str:
 def replay(trace: ConfTrace, machines: Machines, *, target: str, reproduce: str) -> TraceResult:
     """Replay one trace through ``machines``; the first difference is the divergence."""
     started = time.perf_counter()
-    machines.reset(trace.voters)
     r = _Replay(trace, machines)
     prefix: list[str] = []
     before: Step | None = None
@@ -223,6 +222,8 @@ def replay(trace: ConfTrace, machines: Machines, *, target: str, reproduce: str)
     for k, step in enumerate(trace.steps):
         prefix.append(step.describe())
         try:
+            if k == 0:
+                machines.reset(trace.voters)
             r.apply(step, before)
         except Exception as exc:  # the engine under test failed on this input: that is its divergence
             divergence = Divergence(k, step.describe(), "the engine handles the step",
