@@ -52,6 +52,7 @@ from zkfle.conformance.zkserver import (
     MAIN_CLASS,
     LoggedNotification,
     ZooKeeperServer,
+    free_ports,
     loopback_servers,
     parse_notification_line,
 )
@@ -577,7 +578,54 @@ def probe_self_leadership(release: ZooKeeperRelease, workdir: str | Path,
                        "server 1 ignored round-0 FOLLOWING votes for it and followed 3")
 
 
-PROBES = (probe_vote_order, probe_self_leadership)
+def probe_election_vote_update(release: ZooKeeperRelease, workdir: str | Path,
+                               timeout: float = 60.0) -> Observation:
+    """Does an established server report the epoch Zab gave it? (``QuorumPeer.updateElectionVote``;
+    ZK-1732, fixed in 3.4.6)
+
+    Three real servers elect and establish an epoch (``srvr``'s zxid says which). The probe then dials each
+    as sid 4, which is in no configuration, and sends a LOOKING vote: ``WorkerReceiver`` answers a non-voter
+    at once with the server's ``currentVote``. A fixed server has rewritten that vote's peerEpoch to the
+    established epoch; before ZK-1732 it still carries the election's peerEpoch (0 for fresh servers).
+    """
+    deadline = time.monotonic() + timeout
+    root = Path(workdir)
+    servers = loopback_servers([1, 2, 3])
+    members = [ReleaseServer(sid, root, servers, release) for sid in (1, 2, 3)]
+    peers: list[ProbePeer] = []
+    try:
+        for member in members:
+            member.start()
+        for member in members:
+            member.wait_for_mode(timeout=max(0.1, deadline - time.monotonic()))
+        epoch = max(int(m.srvr().get("Zxid", "0x0"), 16) >> 32 for m in members)
+        replies: dict[int, int] = {}
+        for member in members:
+            peer = ProbePeer(release.wire_profile, 4, servers[member.sid].election_port, free_ports(1)[0])
+            peers.append(peer)
+            peer.send(LOOKING, 4, 0, 1, 0)
+            while not peer.received():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"ZooKeeper {release.version} server {member.sid} never answered "
+                                       "sid 4")
+                if not peer.pump(0.2):
+                    raise TimeoutError(f"ZooKeeper {release.version} server {member.sid} closed sid 4's "
+                                       "connection without answering")
+            replies[member.sid] = peer.received()[0].peer_epoch
+    finally:
+        for peer in peers:
+            peer.close()
+        for member in members:
+            member.stop()
+    evidence = f"established epoch {epoch}; peerEpoch in each server's reply {replies}"
+    if epoch > 0 and all(e == epoch for e in replies.values()):
+        return Observation("election vote after Zab", True, "reports the established epoch (ZK-1732 fixed)",
+                           "ZK-1732", (("update_election_vote", True),), evidence)
+    return Observation("election vote after Zab", False, "reports the election's stale peerEpoch (ZK-1732)",
+                       "ZK-1732", (("update_election_vote", False),), evidence)
+
+
+PROBES = (probe_vote_order, probe_self_leadership, probe_election_vote_update)
 
 
 @dataclass(frozen=True)
@@ -649,6 +697,7 @@ __all__ = [
     "parse_any_notification_line",
     "parse_notification_line_34",
     "parse_version",
+    "probe_election_vote_update",
     "probe_self_leadership",
     "probe_vote_order",
     "read_class_constants",

@@ -12,14 +12,19 @@ ORDER_1419 = Observation("vote order", False, "a larger sid outranks a larger pe
                          (("predicate", "ZK-1419"),), "[(1, 0), (2, 1), (3, 0)]")
 SELF_FIXED = Observation("self-leadership", True, "needs FOLLOWING votes of its own round (ZK-1514 fixed)",
                          "ZK-1514", (("check_leader_round_for_self", True),), "followed 3")
+VOTE_UPDATED = Observation("election vote after Zab", True, "reports the established epoch (ZK-1732 fixed)",
+                           "ZK-1732", (("update_election_vote", True),), "{1: 1, 2: 1, 3: 1}")
+VOTE_STALE = Observation("election vote after Zab", False, "reports the election's stale peerEpoch (ZK-1732)",
+                         "ZK-1732", (("update_election_vote", False),), "{1: 0, 2: 0, 3: 0}")
 SELF_1514 = Observation("self-leadership", False, "leads on FOLLOWING votes of an older round (ZK-1514)",
                         "ZK-1514", (("check_leader_round_for_self", False),), "went LEADING")
 
 
 def test_consistent_profiles() -> None:
-    assert consistent_profiles([ORDER_1419, SELF_1514]) == ("zookeeper-3.4.3",)
-    fixed = consistent_profiles([ORDER_FIXED, SELF_FIXED])
-    assert fixed == ("zookeeper-3.8.0", "zookeeper-3.5.0", "zookeeper-3.4.6", "zookeeper-3.4.4")
+    assert consistent_profiles([ORDER_1419, SELF_1514, VOTE_STALE]) == ("zookeeper-3.4.3",)
+    fixed = consistent_profiles([ORDER_FIXED, SELF_FIXED, VOTE_UPDATED])
+    assert fixed == ("zookeeper-3.8.0", "zookeeper-3.5.0", "zookeeper-3.4.6")
+    assert consistent_profiles([ORDER_FIXED, SELF_FIXED, VOTE_STALE]) == ("zookeeper-3.4.4",)
     assert consistent_profiles([ORDER_FIXED, SELF_1514]) == ()  # no release line did that
     assert len(consistent_profiles([])) == 5
 

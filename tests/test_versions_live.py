@@ -5,8 +5,8 @@
   - a Python peer playing the other sids exchanges 36-byte notifications with one real server: its log shows
     ours, and its replies decode with the 3.4.0-3.4.5 profile and NOT with 3.8.0's codec;
   - a 3.5-style handshake is refused;
-  - ``identify`` sees ZK-1419 and ZK-1514 and finds only the zookeeper-3.4.3 profile consistent.
-- Debian's 3.8.0 (``zookeeper`` mark, so CI runs it) is the twin: the same probes see both fixes, and
+  - ``identify`` sees ZK-1419, ZK-1514 and ZK-1732 and finds only the zookeeper-3.4.3 profile consistent.
+- Debian's 3.8.0 (``zookeeper`` mark, so CI runs it) is the twin: the same probes see the three fixes, and
   zookeeper-3.4.3 is not consistent with it.
 - Any other unpacked releases listed in ``ZKFLE_ZOOKEEPER_HOMES`` (``os.pathsep``-separated) must elect, and
   ``identify`` must find their behaviour consistent with the profile their version maps to.
@@ -141,7 +141,8 @@ def test_343_refuses_a_versioned_handshake(zk343: ZooKeeperRelease, tmp_path: Pa
 @needs_343
 def test_343_identifies_as_3_4_3(zk343: ZooKeeperRelease, tmp_path: Path) -> None:
     ident = identify(zk343, tmp_path)
-    assert [(o.jira, o.fixed) for o in ident.observations] == [("ZK-1419", False), ("ZK-1514", False)]
+    assert [(o.jira, o.fixed) for o in ident.observations] == [
+        ("ZK-1419", False), ("ZK-1514", False), ("ZK-1732", False)]
     assert ident.consistent_profiles == ("zookeeper-3.4.3",) and ident.as_expected
     assert "(3, 0)" in ident.observations[0].evidence
 
@@ -152,10 +153,12 @@ def test_343_identifies_as_3_4_3(zk343: ZooKeeperRelease, tmp_path: Path) -> Non
 @pytest.mark.zookeeper
 def test_380_identifies_as_fixed(tmp_path: Path) -> None:
     ident = identify(find_release(DEBIAN), tmp_path)
-    assert [(o.jira, o.fixed) for o in ident.observations] == [("ZK-1419", True), ("ZK-1514", True)]
+    assert [(o.jira, o.fixed) for o in ident.observations] == [
+        ("ZK-1419", True), ("ZK-1514", True), ("ZK-1732", True)]
     assert "zookeeper-3.4.3" not in ident.consistent_profiles
     assert ident.as_expected and ident.expected_profile == "zookeeper-3.8.0"
     assert "never (3, 0)" in ident.observations[0].evidence
+    assert ident.consistent_profiles == ("zookeeper-3.8.0", "zookeeper-3.5.0", "zookeeper-3.4.6")
 
 
 # ------------------------------------------------------------------------------------ any other release
