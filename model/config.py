@@ -45,6 +45,7 @@ class ServerStart:
     running: bool = True  # up at the start
     starts_later: bool = True  # when not running: may it start (a late joiner) or is it down for good?
     after_decision: bool = False  # it starts only once every running voter has left LOOKING
+    round: int = 1  # logicalclock of a server running at the start (it may have run elections before)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Bounds:
     timeouts: int | None = None  # notification timeouts; None = unbounded (guarded by a quiet network)
     max_in_flight: int = 3  # messages per channel; a step that would exceed it is not explored
     max_round: int = 6  # no election round beyond this one
+    crash_when_quiet: bool = False  # crashes only between message bursts (check-model's crash row)
 
     def __post_init__(self) -> None:
         for name in ("crashes", "epochs", "txns", "max_in_flight", "max_round"):

@@ -136,8 +136,13 @@ class FleModel:
         for k, sid in enumerate(self.sids):
             st = self.starts[k]
             alive = UP if st.running else (DOWN_STARTABLE if st.starts_later else DOWN)
-            servers.append(self._fresh_server(k, sid, alive, st.current_epoch, st.accepted_epoch, st.zxid))
-        w = _World(servers, [EMPTY_CHANNEL] * (self.n * self.n), [0, 0, 0])
+            server = self._fresh_server(k, sid, alive, st.current_epoch, st.accepted_epoch, st.zxid)
+            if alive == UP and st.round != 1:
+                server = (*server[:RND], st.round, *server[RND + 1 :])
+            servers.append(server)
+        up = [s[ALIVE] == UP for s in servers]
+        channels = [(None, (), None, up[c // self.n] and up[c % self.n]) for c in range(self.n * self.n)]
+        w = _World(servers, channels, [0, 0, 0])
         for k in range(self.n):
             if servers[k][ALIVE] == UP:
                 self._send_notifications(w, k, servers[k])
@@ -196,7 +201,7 @@ class FleModel:
                     yield from self._emit(state, ("Join", sids[j]), self._join, j)
                 if quiet and sj[RND] < self.bounds.max_round and self._leader_lost(state, j):
                     yield from self._emit(state, ("FollowerQuit", sids[j]), self._quit, j)
-            if counters[CRASHES] < self.bounds.crashes:
+            if counters[CRASHES] < self.bounds.crashes and (quiet or not self.bounds.crash_when_quiet):
                 yield from self._emit(state, ("Crash", sids[j]), self._crash, j)
 
     def _emit(
@@ -263,7 +268,11 @@ class FleModel:
         c = i * self.n + j
         slot, infl, last, conn = w.ch[c]
         if self.zk and i != j:
-            w.ch[c] = (msg, infl, last, conn)  # a newer message overwrites the pending one
+            if slot is None and len(infl) < self.bounds.max_in_flight and (conn or not self.reconnects):
+                # The SendWorker takes it at once: on the wire, and remembered as lastMessageSent.
+                w.ch[c] = (None, (*infl, msg), msg if self.reconnects else None, conn)
+            else:
+                w.ch[c] = (msg, infl, last, conn)  # CircularBlockingQueue(1): a newer message overwrites
             return
         if w.srv[j][ALIVE] != UP:
             return  # nobody listening: the message is lost
@@ -340,7 +349,11 @@ class FleModel:
         c = i * self.n + j
         slot, infl, last, conn = w.ch[c]
         msg = infl[0]
-        w.ch[c] = (slot, infl[1:], last, conn)
+        if slot is not None and (conn or not self.reconnects):
+            # The blocked SendWorker moves on: the queued message goes on the wire behind the others.
+            w.ch[c] = (None, (*infl[1:], slot), slot if self.reconnects else None, conn)
+        else:
+            w.ch[c] = (slot, infl[1:], last, conn)
         s = list(w.srv[j])
         sid_i = self.sids[i]
         mst, _, _, mrnd, _, _, _ = msg

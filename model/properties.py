@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 State = tuple[Any, ...]
 Action = tuple[Any, ...]
 
-INVARIANTS = ("OneLeaderPerEpoch", "Agreement", "ValidVote", "AtMostOneLeadingPerRound")
+INVARIANTS = ("OneLeaderPerEpoch", "Agreement", "ValidVote", "VoteIsBestSeen", "AtMostOneLeadingPerRound")
 ACTION_PROPERTIES = ("LeaderCompleteness", "NoVoteCircle")
 LIVENESS = ("Termination",)
 ALL = INVARIANTS + ACTION_PROPERTIES + LIVENESS
@@ -76,6 +76,17 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
                 return False
         return True
 
+    top = m.top
+
+    def vote_is_best_seen(state: State) -> bool:
+        for s in state[0]:
+            if s[alive] != up or s[st_] != LOOKING:
+                continue
+            for e in s[fle.RS]:
+                if e[5] == LOOKING and e[3] == s[rnd_] and top(e[1], e[2], e[4], s[pl_], s[pz_], s[pe_]):
+                    return False
+        return True
+
     def at_most_one_leading_per_round(state: State) -> bool:
         rounds = [s[cv_][2] for s in state[0] if s[alive] == up and s[st_] == LEADING]
         return len(rounds) == len(set(rounds))
@@ -104,6 +115,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
         "OneLeaderPerEpoch": one_leader_per_epoch,
         "Agreement": agreement,
         "ValidVote": valid_vote,
+        "VoteIsBestSeen": vote_is_best_seen,
         "AtMostOneLeadingPerRound": at_most_one_leading_per_round,
     }
     actions: dict[str, Callable[[State, Action, State], bool]] = {

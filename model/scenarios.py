@@ -226,6 +226,18 @@ SCENARIOS: dict[str, Scenario] = {
             bounds=Bounds(max_in_flight=2),
         ),
         Scenario(
+            "staggered-rounds",
+            "epoch 1, zxids 1:100, 1:110, 1:120; server 3 is in round 2 when the others start round 1",
+            "3 (the most up-to-date) is the only vote anyone ends with",
+            cfg=lambda: default_config(3),
+            starts={
+                1: ServerStart(_E1, _E1, zxid_of(_E1, 100)),
+                2: ServerStart(_E1, _E1, zxid_of(_E1, 110)),
+                3: ServerStart(_E1, _E1, zxid_of(_E1, 120), round=2),
+            },
+            bounds=Bounds(max_in_flight=2),
+        ),
+        Scenario(
             "mixed-epochs",
             "equal zxids (1:5) but server 1 already holds currentEpoch 2 (ZK-1419's setting)",
             "no vote circle, and every fair run ends with one leader (2 and 3 may elect 3 before 1 is heard)",
