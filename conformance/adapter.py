@@ -1,4 +1,6 @@
-"""The ``cmd:'COMMAND'`` target: a third-party FLE behind the JSON-lines adapter protocol (docs/conformance.md).
+"""The ``cmd:'COMMAND'`` target: a third-party FLE behind the JSON-lines adapter protocol.
+
+The protocol is specified in docs/conformance.md.
 
 Rules:
 
@@ -57,7 +59,8 @@ class AdapterMachines:
         try:
             answer = json.loads(line)
         except json.JSONDecodeError:
-            raise AdapterError(f"the adapter answered {request['op']!r} with non-JSON: {line.strip()[:80]}") from None
+            text = line.strip()[:80]
+            raise AdapterError(f"the adapter answered {request['op']!r} with non-JSON: {text}") from None
         if not isinstance(answer, dict):
             raise AdapterError(f"the adapter answered {request['op']!r} with a non-object")
         if "error" in answer:

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--cover", action="store_true", help="a small set taking every branch the model reaches")
     gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same traces")
     gen.add_argument("--mutant", help="generate from a mutant model (zkfle traces list)")
-    gen.add_argument("--sut", type=int, help="the server a live target plays for real (default: the scenario's)")
+    gen.add_argument("--sut", type=int, help="the server a live target runs (default: the scenario's)")
     gen.add_argument("--pool", type=int, default=200, help="walks drawn for --cover (default 200)")
     gen.add_argument("--out", required=True, help="directory for the *.itf.json files")
     gen.set_defaults(handler=_generate)
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.set_defaults(handler=_list)
     traces.set_defaults(handler=_traces_help(traces))
 
-    conform = subparsers.add_parser("conform", help="replay model traces against core, node, zookeeper or cmd:")
+    conform = subparsers.add_parser("conform", help="replay model traces against core, node, zookeeper, cmd:")
     conform.add_argument("--target", help=TARGETS_HELP)
     src = conform.add_mutually_exclusive_group(required=True)
     src.add_argument("--traces", help="a directory of ITF traces (or one file)")
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conform.add_argument("--seed", type=int, default=1, help="random seed for generated traces (default 1)")
     conform.add_argument("--lanes", type=int, default=2, help="live SUT processes in parallel (default 2)")
     conform.add_argument("--no-confirm", action="store_true",
-                         help="live targets: report a divergence at once instead of confirming it by a re-run")
+                         help="live targets: do not confirm a divergence by a re-run")
     conform.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
     conform.add_argument("--junit", metavar="FILE", help="write the results as JUnit XML")
     conform.add_argument("--verbose", "-v", action="store_true", help="list passing traces too")
@@ -90,8 +90,8 @@ def _generate(args: argparse.Namespace) -> int:
         scen = scen.with_sut(args.sut)
     command = (f"zkfle traces generate --scenario {args.scenario} "
                + ("--cover" if args.cover else f"--count {args.count}") + f" --seed {args.seed}")
-    g = generate(scen, Path(args.out), count=args.count, cover_mode=args.cover, seed=args.seed, variant=variant,
-                 mutant=args.mutant, pool=args.pool, command=command)
+    g = generate(scen, Path(args.out), count=args.count, cover_mode=args.cover, seed=args.seed,
+                 variant=variant, mutant=args.mutant, pool=args.pool, command=command)
     print(f"wrote {len(g.paths)} traces of {scen.name} (SUT {scen.sut}) to {args.out}")
     catalogue = [*BRANCHES, *(f"SUT {b}" for b in BRANCHES)]
     missing = [b for b in catalogue if b not in g.reached]
@@ -145,7 +145,8 @@ def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:
         return files
     if args.mutant:
         mt = mutant_traces(args.mutant, scratch / "mutant", count=args.count or 2, seed=args.seed)
-        print(f"mutant {mt.name} ({mt.description}): {len(mt.paths)} distinguishing traces of {mt.scenario.name}")
+        print(f"mutant {mt.name} ({mt.description}): {len(mt.paths)} distinguishing traces of "
+              f"{mt.scenario.name}")
         return mt.paths
     if not args.cover and not args.count:
         raise UserInputError("--scenario needs --count N or --cover")
@@ -168,8 +169,8 @@ def _run_target(target: str, paths: list[Path], args: argparse.Namespace):  # ty
         machines = CoreMachines() if target == "core" else AdapterMachines(target[4:])
         try:
             for t in traces:
-                run.results.append(replay(t, machines, target=target,
-                                          reproduce=f"zkfle conform --target {_quote(target)} --traces {t.path}"))
+                again = f"zkfle conform --target {_quote(target)} --traces {t.path}"
+                run.results.append(replay(t, machines, target=target, reproduce=again))
         finally:
             machines.close()
     elif target in ("node", "zookeeper"):

@@ -95,7 +95,7 @@ class CoreMachines:
         self.cores = {}
 
     def _run(self, sid: int, event: object) -> list[tuple[int, Body]]:
-        actions = self.cores[sid].handle(event)  # type: ignore[arg-type]
+        actions = self.cores[sid].handle(event)
         return [(a.sid, _body(a.n)) for a in actions if isinstance(a, Send)]
 
     def start(self, sid: int, zxid: int, epoch: int) -> list[tuple[int, Body]]:

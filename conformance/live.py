@@ -319,6 +319,9 @@ class Lane:
         return on_receive
 
     # ------------------------------------------------------------------ waiting
+    def _exited(self) -> TargetUnavailable:
+        return TargetUnavailable(f"the {self.kind} SUT (server {self.sut}) exited; see {self.log.path}")
+
     async def _until(self, cond, what: str, timeout: float = STEP_TIMEOUT,  # type: ignore[no-untyped-def]
                      strict: bool = False):
         deadline = time.monotonic() + timeout
@@ -330,7 +333,7 @@ class Lane:
             if got:
                 return got
             if not self.sut_proc.alive():
-                raise TargetUnavailable(f"the {self.kind} SUT (server {self.sut}) exited; see {self.log.path}")
+                raise self._exited()
             if time.monotonic() > deadline:
                 raise LiveDivergence(what, f"nothing within {timeout:g} s")
             await asyncio.sleep(0.004)
@@ -367,7 +370,7 @@ class Lane:
             if time.monotonic() > deadline:
                 raise TargetUnavailable(f"the {self.kind} SUT did not return to a new election within 30 s")
             if not self.sut_proc.alive():
-                raise TargetUnavailable(f"the {self.kind} SUT (server {self.sut}) exited; see {self.log.path}")
+                raise self._exited()
             await asyncio.sleep(0.01)
 
         def newest() -> int | None:
@@ -549,8 +552,8 @@ class LiveTarget:
                 for k in idx:
                     queue.put_nowait(k)
                 n = min(self.lanes, len(idx))
-                lanes = [Lane(self.kind, voters, sut, workdir / f"lane{len(groups)}-{sut}-{j}") for j in range(n)]
-                await asyncio.gather(*(self._serve(lane, queue, traces, results, reproduce) for lane in lanes))
+                lanes = [Lane(self.kind, voters, sut, workdir / f"lane-{sut}-{j}") for j in range(n)]
+                await asyncio.gather(*(self._serve(ln, queue, traces, results, reproduce) for ln in lanes))
         finally:
             if not self.keep:
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -140,7 +140,8 @@ def write_junit(run: Run, path: str) -> None:
                                  time=f"{r.seconds:.3f}")
             if r.divergence is not None:
                 d = r.divergence
-                failure = ET.SubElement(case, "failure", message=f"diverges at {d.action}: expected {d.expected}")
+                message = f"diverges at {d.action}: expected {d.expected}"
+                failure = ET.SubElement(case, "failure", message=message)
                 failure.text = d.text()
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 

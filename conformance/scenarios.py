@@ -60,7 +60,7 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         Scenario("fresh-3", "three fresh servers start together; the SUT is server 2", 3, 2),
-        Scenario("fresh-3-low", "three fresh servers; the SUT is server 1 (it dials nobody, it follows)", 3, 1),
+        Scenario("fresh-3-low", "three fresh servers; the SUT is server 1 (it dials nobody)", 3, 1),
         Scenario("fresh-3-high", "three fresh servers; the SUT is server 3 (the expected leader)", 3, 3),
         Scenario(
             "epochs-3",

@@ -75,7 +75,7 @@ def _distinguishing(name: str, variant: Variant, scen: Scenario, out: Path, *, c
 
 
 def covering_traces(scenarios: tuple[str, ...], out: Path, *, seeds: range, pool: int = 150) -> list[Path]:
-    """Covering sets of each scenario for each seed (``zkfle traces generate --cover``), written into ``out``."""
+    """Covering sets of each scenario for each seed (``zkfle traces generate --cover``), into ``out``."""
     from zkfle.conformance.tracegen import generate
 
     paths: list[Path] = []
@@ -92,7 +92,8 @@ def random_traces(scenarios: tuple[str, ...], out: Path, *, count: int, seed: in
     paths: list[Path] = []
     for name in scenarios:
         paths += generate(SCENARIOS[name], out / name, count=count, cover_mode=False, seed=seed,
-                          command=f"zkfle traces generate --scenario {name} --count {count} --seed {seed}").paths
+                          command=f"zkfle traces generate --scenario {name} --count {count} --seed {seed}",
+                          ).paths
     return paths
 
 

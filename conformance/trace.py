@@ -191,7 +191,8 @@ def _raw_steps(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, An
                 params = decode(smeta["params"]) or {}
             else:
                 picks = decode(state.get(NONDET_PICKS, {})) or {}
-                params = {k: (v.get("value") if isinstance(v, dict) and "tag" in v else v) for k, v in picks.items()}
+                params = {k: (v.get("value") if isinstance(v, dict) and "tag" in v else v)
+                          for k, v in picks.items()}
             values = {k: decode(v) for k, v in state.items() if k in _VARIABLES}
         except (ValueError, TypeError, AttributeError) as exc:
             raise TraceError(f"{path}: state {index}: bad ITF value: {exc}") from None
@@ -210,7 +211,8 @@ def load_trace(path: str | Path) -> ConfTrace:
     for index, (name, params, values) in enumerate(raw_steps):
         where = f"{path}: step {index}"
         if name not in KNOWN_ACTIONS:
-            raise TraceError(f"{where}: unknown trace action {name!r}; known: {', '.join(sorted(KNOWN_ACTIONS))}")
+            known = ", ".join(sorted(KNOWN_ACTIONS))
+            raise TraceError(f"{where}: unknown trace action {name!r}; known: {known}")
         try:
             servers = {int(k): _obs(v) for k, v in values["servers"].items()}
             sent = tuple(_msg(x) for x in values.get("sent", ()))
@@ -218,7 +220,8 @@ def load_trace(path: str | Path) -> ConfTrace:
             delivered = _msg(delivered_raw[0]) if delivered_raw else None
             params = {k: (int(v) if isinstance(v, int) else v) for k, v in params.items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise TraceError(f"{where}: missing or malformed variable ({type(exc).__name__}: {exc})") from None
+            problem = f"{type(exc).__name__}: {exc}"
+            raise TraceError(f"{where}: missing or malformed variable ({problem})") from None
         if name == "Deliver" and delivered is None:
             raise TraceError(f"{where}: a Deliver step without its 'delivered' notification")
         if name == "Deliver" and ("src" not in params or "dst" not in params):
@@ -233,7 +236,7 @@ def load_trace(path: str | Path) -> ConfTrace:
     except (TypeError, ValueError):
         raise TraceError(f"{path}: '#meta' has a malformed 'sut' or 'voters'") from None
     if sut not in sids:
-        raise TraceError(f"{path}: '#meta' names SUT {sut}, which is not a server of the trace ({sorted(sids)})")
+        raise TraceError(f"{path}: '#meta' names SUT {sut}, not a server of the trace ({sorted(sids)})")
     return ConfTrace(path, path.name.removesuffix(".itf.json"), sut, voters, str(meta.get("scenario", "?")),
                      tuple(steps), meta)
 

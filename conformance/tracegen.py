@@ -51,7 +51,7 @@ LIVE_FORBIDDEN = ("Timeout", "Crash", "LeaderQuit", "FollowerQuit", "Establish",
 
 
 class RecordingModel(FleModel):
-    """The FLE model, remembering what each step sent, restricted to steps a live SUT can be driven through."""
+    """The FLE model, remembering what each step sent, limited to what a live SUT can be driven through."""
 
     def __init__(self, scen: Scenario, variant: Variant | None = None) -> None:
         super().__init__(scen.model_config(variant), selected=frozenset())
@@ -64,7 +64,7 @@ class RecordingModel(FleModel):
 
     # FleModel._send: record the intent (even towards a server that is down), then send
     def _send(self, w: Any, i: int, j: int, msg: tuple[int, ...]) -> None:
-        self._sent.append((self.sids[i], self.sids[j], *msg[:5]))  # type: ignore[arg-type]
+        self._sent.append((self.sids[i], self.sids[j], *msg[:5]))
         super()._send(w, i, j, msg)
 
     def init_states(self) -> list[State]:
@@ -132,12 +132,13 @@ def branch_of(m: RecordingModel, before: State, action: Action, after: State) ->
         if not decided:
             return "FL/no-decision"
         return "FL/same-round/decide" if mrnd == sb[fle.RND] else "FL/outofelection/decide"
-    if not sb[fle.FW] and sa[fle.FW] or decided:
+    if (not sb[fle.FW] and sa[fle.FW]) or decided:
         return "LOOKING/quorum/finalize-wait"
     if i == j:
         return "loopback"
     if mrnd > sb[fle.RND]:
-        return "LOOKING/newer-round/adopt" if (sa[fle.PL] == ml and ml != m.sids[j]) else "LOOKING/newer-round/own-vote"
+        adopted = sa[fle.PL] == ml and ml != m.sids[j]
+        return "LOOKING/newer-round/adopt" if adopted else "LOOKING/newer-round/own-vote"
     if mrnd < sb[fle.RND]:
         return "LOOKING/older-round/drop-and-reply"
     changed = (sa[fle.PL], sa[fle.PZ], sa[fle.PE]) != (sb[fle.PL], sb[fle.PZ], sb[fle.PE])
@@ -190,7 +191,7 @@ def draw(scen: Scenario, *, count: int, seed: int, variant: Variant | None = Non
 
 
 def cover(walks: list[Walk]) -> tuple[list[int], frozenset[str]]:
-    """Indices of a small subset of ``walks`` taking every label any of them takes (greedy), and those labels."""
+    """Indices of a small subset of ``walks`` with every label any walk takes (greedy), and the labels."""
     wanted: set[str] = set().union(*(w.labels for w in walks)) if walks else set()
     reached = frozenset(wanted)
     chosen: list[int] = []
@@ -239,7 +240,8 @@ def walk_to_itf(m: RecordingModel, w: Walk, *, meta: dict[str, Any]) -> dict[str
         for key, value in extra.items():
             entry[key] = to_itf_value(value)
     names = [v for v in trace["vars"] if not v.startswith("mbt::")]
-    trace["vars"] = [*names, "sent", "delivered", "branch", *[v for v in trace["vars"] if v.startswith("mbt::")]]
+    mbt = [v for v in trace["vars"] if v.startswith("mbt::")]
+    trace["vars"] = [*names, "sent", "delivered", "branch", *mbt]
     return trace
 
 
@@ -255,7 +257,7 @@ class Generated:
 def generate(scen: Scenario, out: Path, *, count: int | None, cover_mode: bool, seed: int,
              variant: Variant | None = None, mutant: str | None = None, pool: int = 200,
              command: str = "") -> Generated:
-    """Write traces of ``scen`` into ``out`` (``count`` random walks, or a covering set drawn from ``pool``)."""
+    """Traces of ``scen`` into ``out``: ``count`` random walks, or a covering set drawn from ``pool``."""
     out.mkdir(parents=True, exist_ok=True)
     m = RecordingModel(scen, variant)
     rng = random.Random(seed)

@@ -1,4 +1,4 @@
-"""The ``cmd:`` target: the example adapter (docs/examples/adapter_example.py) conforms; a mutated copy does not."""
+"""The ``cmd:`` target: the example adapter (docs/examples/adapter_example.py) conforms, its mutant not."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_mutated_example_adapter_diverges(traces: Path, tmp_path: Path,
     assert PREDICATE in source
     broken = tmp_path / "broken_adapter.py"
     # ZK-1419's predicate: the third clause no longer requires equal epochs
-    broken.write_text(source.replace(PREDICATE, "return ne > ce or (ne == ce and nz > cz) or (nz == cz and nl > cl)"))
+    zk1419 = "return ne > ce or (ne == ce and nz > cz) or (nz == cz and nl > cl)"
+    broken.write_text(source.replace(PREDICATE, zk1419))
     assert main(["conform", "--target", f"cmd:{sys.executable} {broken}", "--traces", str(traces)]) == 12
     assert "DIVERGES" in capsys.readouterr().out
 

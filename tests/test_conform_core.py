@@ -102,7 +102,8 @@ def test_cover_keeps_every_label_the_pool_reached() -> None:
 
 def test_traces_carry_the_mbt_variables_and_conformance_variables(covering: list[Path]) -> None:
     raw = json.loads(covering[0].read_text())
-    assert {"servers", "sent", "delivered", "branch", "mbt::actionTaken", "mbt::nondetPicks"} <= set(raw["vars"])
+    wanted = {"servers", "sent", "delivered", "branch", "mbt::actionTaken", "mbt::nondetPicks"}
+    assert wanted <= set(raw["vars"])
     second = raw["states"][1]
     assert second["mbt::actionTaken"] == second["#meta"]["action"]
     assert raw["#meta"]["sut"] == load_trace(covering[0]).sut
@@ -159,18 +160,21 @@ def test_not_json_and_missing_dir_are_exit_2(tmp_path: Path) -> None:
 
 def test_cli_generate_then_conform_json_and_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "traces"
-    assert main(["traces", "generate", "--scenario", "joiner-3", "--cover", "--seed", "4", "--out", str(out)]) == 0
+    args = ["traces", "generate", "--scenario", "joiner-3", "--cover", "--seed", "4", "--out", str(out)]
+    assert main(args) == 0
     text = capsys.readouterr().out
     assert "branch coverage:" in text and "SUT Restart" in text
     junit = tmp_path / "j.xml"
-    assert main(["conform", "--target", "core", "--traces", str(out), "--json", "-", "--junit", str(junit)]) == 0
+    args = ["conform", "--target", "core", "--traces", str(out), "--json", "-", "--junit", str(junit)]
+    assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["exit_code"] == 0 and data["summary"]["core"]["passed"] == len(list(out.glob("*.json")))
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0"
 
 
-def test_cli_mutant_on_core_is_exit_12_with_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_mutant_on_core_is_exit_12_with_a_report(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     junit = tmp_path / "j.xml"
     assert main(["conform", "--target", "core", "--mutant", "ZK-1419", "--junit", str(junit)]) == 12
     out = capsys.readouterr().out

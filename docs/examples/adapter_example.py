@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 LOOKING, FOLLOWING, LEADING, OBSERVING = 0, 1, 2, 3
 Vote = tuple[int, int, int, int]  # (leader, zxid, round, peerEpoch)
@@ -125,7 +125,7 @@ def process(s: Server, src: int, n: Entry) -> tuple[Server, list[Send]]:
 
 def receive(s: Server, src: int, n: Entry) -> tuple[Server, list[Send]]:
     """WorkerReceiver, then lookForLeader."""
-    leader, zxid, rnd, pe, state = n
+    rnd, state = n[2], n[4]
     if s.state != LOOKING:
         cl, cz, cr, cpe = s.current
         return s, ([(src, s.state, cl, cz, cr, cpe)] if state == LOOKING else [])
@@ -137,21 +137,20 @@ def receive(s: Server, src: int, n: Entry) -> tuple[Server, list[Send]]:
     return s, reply + sends
 
 
-def handle(servers: dict[int, Server], req: dict) -> tuple[dict[int, Server], dict]:  # type: ignore[type-arg]
-    op, sid = req["op"], req.get("sid")
-    s = servers.get(sid) if sid is not None else None
+def handle(voters: tuple[int, ...], servers: dict[int, Server],
+           req: dict[str, Any]) -> tuple[dict[int, Server], dict[str, Any]]:
+    """One request: the servers after it, and the answer."""
+    op, sid = req["op"], int(req.get("sid", 0))
+    s = servers.get(sid)
     sends: list[Send] = []
-    if op == "reset":
-        return {}, {}
     if op == "start":
-        voters = tuple(servers["voters"]) if "voters" in servers else ()  # type: ignore[index]
-        s, sends = look_for_leader(Server(sid, voters, req["zxid"], req["epoch"],
-                                          current=(sid, req["zxid"], -1, req["epoch"])))
+        zxid, epoch = int(req["zxid"]), int(req["epoch"])
+        s, sends = look_for_leader(Server(sid, voters, zxid, epoch, current=(sid, zxid, -1, epoch)))
     elif s is None:
         return servers, {"error": f"server {sid} is not running"}
     elif op == "receive":
         st, leader, zxid, rnd, pe = req["n"]
-        s, sends = receive(s, req["src"], (leader, zxid, rnd, pe, st))
+        s, sends = receive(s, int(req["src"]), (leader, zxid, rnd, pe, st))
     elif op == "finalize_timeout":
         if s.finalizing:
             leader, zxid, pe = s.proposal
@@ -163,7 +162,8 @@ def handle(servers: dict[int, Server], req: dict) -> tuple[dict[int, Server], di
             s, sends = look_for_leader(s)
     elif op == "established":
         cl, cz, cr, _ = s.current
-        s = s._replace(current=(cl, cz, cr, req["epoch"]), epoch=req["epoch"], zxid=req["zxid"])
+        epoch = int(req["epoch"])
+        s = s._replace(current=(cl, cz, cr, epoch), epoch=epoch, zxid=int(req["zxid"]))
     elif op == "crash":
         return {k: v for k, v in servers.items() if k != sid}, {}
     elif op == "view":
@@ -174,14 +174,15 @@ def handle(servers: dict[int, Server], req: dict) -> tuple[dict[int, Server], di
 
 
 def main() -> None:
-    servers: dict = {}  # type: ignore[type-arg]
+    voters: tuple[int, ...] = ()
+    servers: dict[int, Server] = {}
     for line in sys.stdin:
         req = json.loads(line)
+        answer: dict[str, Any] = {}
         if req["op"] == "reset":
-            servers = {"voters": tuple(req["voters"])}
-            answer: dict = {}  # type: ignore[type-arg]
+            voters, servers = tuple(int(v) for v in req["voters"]), {}
         else:
-            servers, answer = handle(servers, req)
+            servers, answer = handle(voters, servers, req)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
