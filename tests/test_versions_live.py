@@ -4,6 +4,8 @@
   - a 3-server ensemble started with ``ReleaseServer`` elects one leader;
   - a Python peer playing the other sids exchanges 36-byte notifications with one real server: its log shows
     ours, and its replies decode with the 3.4.0-3.4.5 profile and NOT with 3.8.0's codec;
+  - the real server dials a smaller sid the test plays with an 8-byte handshake and a 36-byte vote, and hears
+    the answer sent back on that connection;
   - a 3.5-style handshake is refused;
   - ``identify`` sees ZK-1419, ZK-1514 and ZK-1732 and finds only the zookeeper-3.4.3 profile consistent.
 - Debian's 3.8.0 (``zookeeper`` mark, so CI runs it) is the twin: the same probes see the three fixes, and
@@ -113,6 +115,39 @@ def test_343_exchanges_36_byte_notifications(zk343: ZooKeeperRelease, tmp_path: 
     for payload in peer.payloads:  # twin: 3.8.0's codec cannot read what 3.4.3 writes
         with pytest.raises(wire.NotificationFormatError):
             wire.decode_notification(payload)
+
+
+@pytest.mark.zookeeper
+@needs_343
+def test_343_dials_lower_sids_with_a_sid_only_handshake(zk343: ZooKeeperRelease, tmp_path: Path,
+                                                         cleanup: list[ReleaseServer | ProbePeer]) -> None:
+    servers = loopback_servers([1, 2, 3])
+    listener = socket.create_server(("127.0.0.1", servers[1].election_port))  # the test plays sid 1
+    server = ReleaseServer(3, tmp_path, servers, zk343)
+    cleanup.append(server)
+    try:
+        listener.settimeout(30)
+        server.start()
+        conn, _ = listener.accept()  # server 3 dials the smaller sid 1 and keeps the connection
+        with conn:
+            conn.settimeout(30)
+            data = b""
+            while len(data) < 8 + 4 + 36:
+                chunk = conn.recv(4096)
+                assert chunk, f"server 3 closed the connection after {data.hex()}"
+                data += chunk
+            handshake, rest = zk343.wire_profile.read_handshake_as(data)
+            assert (handshake.sid, handshake.legacy) == (3, True) and data[:8].hex() == "0000000000000003"
+            frames = wire.FrameReader().feed(rest)
+            vote = zk343.wire_profile.decode_notification(frames[0])  # exactly 36 bytes
+            assert (vote.state, vote.leader, vote.election_epoch, vote.peer_epoch) == (LOOKING, 3, 1, 0)
+            profile = zk343.wire_profile  # and the answer goes back on the same connection
+            answer = profile.encode_notification(Notification(LOOKING, 3, 0, 1, 0, version=0))
+            conn.sendall(profile.encode_frame(answer))
+            server.wait_for_log(r"Notification: 3 \(n\.leader\), .*LOOKING \(n\.state\), 1 \(n\.sid\)",
+                                timeout=30)
+    finally:
+        listener.close()
 
 
 @pytest.mark.zookeeper
