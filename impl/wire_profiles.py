@@ -9,10 +9,11 @@ Rules (all integers big-endian, signed; ``QuorumCnxManager`` and ``FastLeaderEle
   bytes, reads 28 bytes as the pre-3.4 form (``peerEpoch := zxid >> 32``), reads peerEpoch from 36+ bytes
   and ignores the rest; 29..35 bytes throw ``BufferUnderflowException`` out of the receiver thread (it dies);
   a state code outside 0..3 is taken as LOOKING (the switch has no default). Frames are 1..1048576 bytes.
-- **3.4.6-3.4.x** (ZK-1808, ZK-1633). Handshake: still the sid alone, but the acceptor also understands the
-  3.5 form (a negative first int64, then sid, ``int32 n`` and n bytes it discards). Notifications are 40
-  bytes: the 36 above plus ``int32 version = 1``. The receiver reads the version when 4 bytes remain after
-  peerEpoch, never a config; an unknown state code is dropped.
+- **3.4.6-3.4.x** (ZK-1808, ZK-1633; read in branch-3.4 sources, no such release run). Handshake: still the
+  sid alone, but the acceptor also understands the 3.5 form (a negative first int64, then sid, ``int32 n``
+  and n bytes it discards). Notifications are 40 bytes: the 36 above plus ``int32 version = 1``. The
+  receiver reads the version when 4 bytes remain after peerEpoch, never a config; an unknown state code is
+  dropped. Frames are taken to be 1..1048576 bytes as in 3.4.3 (not checked).
 - **3.5.0 and later**: ``zkfle.impl.wire`` (protocol-version handshake with the address, 44 + L byte
   notifications with version 2 and the config text), exactly as 3.8.0.
 
