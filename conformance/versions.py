@@ -387,6 +387,17 @@ def parse_any_notification_line(line: str) -> LoggedNotification | None:
     return parse_notification_line(line) or parse_notification_line_34(line)
 
 
+# QuorumPeer.run logs the state it enters on a line of its own, in every release from 3.4.0 to 3.9.0;
+# 3.8.0's "Peer state changed: ..." lines (QuorumPeer.setPeerState) do not exist in 3.4.
+_STATE_LINE = re.compile(r"\] - (LOOKING|FOLLOWING|LEADING|OBSERVING)\s*$")
+
+
+def parse_state_line(line: str) -> str | None:
+    """The state a ``QuorumPeer.run`` line says the server enters (``LOOKING`` ...), or None."""
+    m = _STATE_LINE.search(line)
+    return m[1] if m is not None else None
+
+
 # ---------------------------------------------------------------------------------------------- servers
 
 
@@ -413,7 +424,6 @@ class ReleaseServer(ZooKeeperServer):
 
 # ------------------------------------------------------------------------------------- behaviour probes
 
-DECIDED = re.compile(r" - (FOLLOWING|LEADING)\s*$")  # QuorumPeer.run logs the new state alone (3.4 to 3.9)
 
 
 class ProbePeer:
@@ -511,9 +521,9 @@ class _ProbeEnsemble:
 
     def decision(self) -> str | None:
         for line in self.server.log_lines():
-            m = DECIDED.search(line)
-            if m is not None:
-                return m[1]
+            state = parse_state_line(line)
+            if state in ("FOLLOWING", "LEADING"):
+                return state
         return None
 
 
@@ -683,7 +693,6 @@ def consistent_profiles(observations: Iterable[Observation]) -> tuple[str, ...]:
 
 
 __all__ = [
-    "DECIDED",
     "PROBES",
     "Identification",
     "Observation",
@@ -696,6 +705,7 @@ __all__ = [
     "identify",
     "parse_any_notification_line",
     "parse_notification_line_34",
+    "parse_state_line",
     "parse_version",
     "probe_election_vote_update",
     "probe_self_leadership",

@@ -18,6 +18,7 @@ from zkfle.conformance.versions import (
     find_release,
     parse_any_notification_line,
     parse_notification_line_34,
+    parse_state_line,
     parse_version,
     read_class_constants,
     release_from_classpath,
@@ -290,3 +291,18 @@ def test_parse_any_notification_line() -> None:
         n = parse_any_notification_line(line)
         assert n is not None and n.sid == sid
     assert parse_any_notification_line("New election. My id =  1, proposed zxid=0x0") is None
+
+
+def test_parse_state_lines() -> None:
+    lines = {
+        "2026-11-27 09:36:53,277 [myid:1] - INFO  [QuorumPeer[myid=1]/127.0.0.1:55517:QuorumPeer@738] - "
+        "FOLLOWING": "FOLLOWING",
+        "2026-11-27 09:58:44,595 [myid:] - INFO  [QuorumPeer[myid=1](plain=127.0.0.1:39969)(secure=disabled):"
+        "o.a.z.s.q.QuorumPeer@1471] - LOOKING": "LOOKING",
+        "… [QuorumPeer[myid=2]/127.0.0.1:49303:QuorumPeer@750] - LEADING  ": "LEADING",
+    }
+    for line, state in lines.items():
+        assert parse_state_line(line) == state
+    for other in ("… [QuorumPeer@906] - Peer state changed: following",
+                  "… [Follower@63] - FOLLOWING - LEADER ELECTION TOOK - 589", LINE_343):
+        assert parse_state_line(other) is None
