@@ -444,11 +444,20 @@ class FleModel:
             self._send_notifications(w, j, s)
         s[RS] = self._put(s[RS], (sender, ml, mz, mrnd, mpe, LOOKING, msg[5], msg[6]))
         acks, ghost = self._acks_looking(s)
+        if self.variant.all_votes_shortcut and self._heard_from_all(s):
+            # ZK-975 (3.3.x lookForLeader): recvset.size() == votingView.size() -> decide the own proposal
+            self._decide(s, j, s[PL], s[PZ], s[RND], s[PE], self._ack_record(acks, ghost))
+            return
         if self.qtable[acks]:
             if self.variant.finalize_wait:
                 s[FW] = True
             else:
                 self._decide(s, j, s[PL], s[PZ], s[RND], s[PE], self._ack_record(acks, ghost))
+
+    def _heard_from_all(self, s: list[Any]) -> bool:
+        """ZK-975's test: recvset has an entry from every voter and the proposed leader has weight."""
+        heard = {e[0] for e in s[RS]}
+        return self.voter_sids <= heard and self.weights.get(s[PL], 0) != 0
 
     def _received_following(self, w: _World, j: int, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
         """FastLeaderElection.receivedFollowingNotification (receivedLeadingNotification is the same here)."""

@@ -41,6 +41,9 @@ class Variant:
     # QuorumPeer.updateElectionVote after discovery plus (leader, peerEpoch) matching of outofelection
     # (False: ZK-1732, stale peerEpoch in replies and full-vote matching).
     update_election_vote: bool = True
+    # lookForLeader's pre-3.4.0 shortcut: once recvset holds a vote from every voter (and the proposed leader
+    # has a non-zero weight), decide on the own proposal at once (True: ZK-975, removed in 3.4.0).
+    all_votes_shortcut: bool = False
 
     def __post_init__(self) -> None:
         if self.predicate not in PREDICATES:
