@@ -373,17 +373,30 @@ class Lane:
                 raise self._exited()
             await asyncio.sleep(0.01)
 
-        def newest() -> int | None:
-            rounds = []
-            for p in self.played:
-                mine = [b[3] for b in self.boxes[p].received if b[0] == LOOKING and b[1] == self.sut
-                        and b[3] > self.last_round]
-                if not mine:
-                    return None
-                rounds.append(min(mine))
-            return max(rounds)
+        def election_round() -> int | None:
+            """The round of the SUT's latest election, read from its own loop-back line after it."""
+            starts = [x.index for x in self.log.lines if x.new_election]
+            if not starts:
+                return None
+            later = self.log.lines[starts[-1] + 1:]
+            if any(x.state is not None and x.state != LOOKING for x in later):
+                return None  # that election is already over
+            own = [x.body[3] for x in later
+                   if x.sid == self.sut and x.body is not None and x.body[0] == LOOKING]
+            return own[0] if own else None
 
-        r0 = await self._until(newest, "the SUT's initial vote of a new election", timeout=15.0)
+        while True:  # settled: no newer election starts within 150 ms of the one we found
+            r0 = await self._until(election_round, "the SUT's loop-back vote of a new election", timeout=15.0)
+            await asyncio.sleep(0.15)
+            self.log.poll()
+            if election_round() == r0:
+                break
+
+        def initial_votes_arrived() -> bool:
+            return all(any(b[0] == LOOKING and b[1] == self.sut and b[3] == r0 for b in box.received)
+                       for box in self.boxes.values())
+
+        await self._until(initial_votes_arrived, f"the SUT's round-{r0} vote to every played server")
         self.round0 = r0
         self.last_round = r0
         self.used = True
