@@ -179,6 +179,17 @@ class ZooKeeperSut(Sut):
         return self.server.running
 
 
+# ``zkfle node`` through zkfle.impl.cli alone: the SUT does not depend on other parts' CLIs importing cleanly.
+_NODE_MAIN = (
+    "import argparse, sys\n"
+    "from zkfle.impl import cli\n"
+    "parser = argparse.ArgumentParser(prog='zkfle')\n"
+    "cli.register(parser.add_subparsers())\n"
+    "args = parser.parse_args()\n"
+    "sys.exit(args.handler(args))\n"
+)
+
+
 class NodeSut(Sut):
     kind = "node"
 
@@ -198,7 +209,8 @@ class NodeSut(Sut):
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen([sys.executable, "-m", "zkfle", "node", "--config", str(self.cfg)],
+            argv = [sys.executable, "-c", _NODE_MAIN, "node", "--config", str(self.cfg)]
+            self._proc = subprocess.Popen(argv,
                                           stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                           start_new_session=True)
 

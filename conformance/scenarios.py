@@ -111,31 +111,34 @@ def scenario(name: str) -> Scenario:
         raise UserInputError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}") from None
 
 
-def mutant_names() -> list[str]:
-    return sorted(_MUTANTS)
-
-
-def _registry_variant(name: str) -> Variant | None:
-    """The model's own mutant registry, when it has been written and knows ``name``."""
+def _registry() -> dict[str, Any]:
+    """The model's mutant registry (``zkfle.model.mutants.MUTANTS``), or nothing if it is not there."""
     try:
         module = importlib.import_module("zkfle.model.mutants")
-    except ModuleNotFoundError:
-        return None
-    for attr in ("MUTANTS", "REGISTRY"):
-        table = getattr(module, attr, None)
-        if isinstance(table, dict) and name in table:
-            entry = table[name]
-            variant = getattr(entry, "variant", entry)
-            if isinstance(variant, Variant):
-                return variant
-    return None
+    except ImportError:  # not written yet, or mid-edit: this table still works
+        return {}
+    table = getattr(module, "MUTANTS", None)
+    return dict(table) if isinstance(table, dict) else {}
+
+
+def mutant_names() -> list[str]:
+    return sorted(set(_MUTANTS) | set(_registry()))
 
 
 def mutant(name: str) -> tuple[Variant, Scenario, str]:
-    """(variant, suggested scenario, description) of mutant ``name``."""
+    """(variant, suggested conformance scenario, description) of mutant ``name``.
+
+    The variant comes from the model's registry when it knows the name; the scenario from this module's
+    table (a scenario whose SUT shows the fault); a registry mutant this table does not know starts from
+    ``fresh-3`` (``zkfle.conformance.suite.mutant_traces`` then searches the other scenarios).
+    """
     key = _ALIASES.get(name, name)
-    if key not in _MUTANTS:
+    entry = _registry().get(key)
+    if key not in _MUTANTS and entry is None:
         raise UserInputError(f"unknown mutant {name!r}; valid: {', '.join(mutant_names())}")
-    knobs, scen, text = _MUTANTS[key]
-    variant = _registry_variant(key) or Variant(**knobs)
-    return variant, SCENARIOS[scen], text
+    variant = getattr(entry, "variant", None)
+    if key in _MUTANTS:
+        knobs, scen, text = _MUTANTS[key]
+        return (variant if isinstance(variant, Variant) else Variant(**knobs)), SCENARIOS[scen], text
+    assert isinstance(variant, Variant)
+    return variant, SCENARIOS["fresh-3"], str(getattr(entry, "description", key))
