@@ -119,3 +119,21 @@ def test_only_3_4_3_orders_votes_inconsistently() -> None:
     votes = [(s, z, e) for s in (1, 2, 3) for z in (0, 5) for e in (0, 1)]
     for p in PROFILES.values():
         assert is_total_order(_predicate(p), votes) is (p is not ZK_3_4_3), p.name
+
+
+# --------------------------------------------------------------------------------------- in the model
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_vote_circle_only_under_3_4_3(name: str) -> None:
+    """The model's mixed-epochs scenario (equal zxids, server 1 a currentEpoch ahead) under each profile:
+    NoVoteCircle fails under zookeeper-3.4.3 within a few hundred states, and holds in the same BFS prefix
+    under every other profile (complete runs: docs/versions.md)."""
+    from zkfle.model.explorer import ExploreOptions, explore
+    from zkfle.model.scenarios import scenario
+
+    sc = scenario("mixed-epochs")
+    model = sc.build(channel="fifo", bounds=sc.bounds, variant=variant_for(name),
+                     selected=frozenset({"NoVoteCircle"}), track_votes=True)
+    result = explore(model, ExploreOptions(max_states=3000, check_liveness=False, progress=False))
+    assert result.verdicts["NoVoteCircle"] == ("violated" if name == "zookeeper-3.4.3" else "holds")
