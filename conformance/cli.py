@@ -160,9 +160,9 @@ def _run_target(target: str, paths: list[Path], args: argparse.Namespace):  # ty
     from zkfle.conformance.report import Run
     from zkfle.conformance.trace import load_trace
 
+    started = time.perf_counter()  # traces per minute include reading the ITF files
     traces = [load_trace(p) for p in paths]  # a bad trace is exit 2 before anything runs
     run = Run()
-    started = time.perf_counter()
     if target == "core" or target.startswith("cmd:"):
         from zkfle.conformance.adapter import AdapterMachines
 
