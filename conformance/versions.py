@@ -39,6 +39,7 @@ import re
 import shutil
 import socket
 import struct
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -426,6 +427,25 @@ class ReleaseServer(ZooKeeperServer):
 
 
 
+def _fresh_dir(workdir: str | Path, name: str) -> Path:
+    """A new empty directory under ``workdir``: probes need fresh dataDirs (zxid 0, currentEpoch 0)."""
+    root = Path(workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+
+
+def _connect(port: int, timeout: float) -> socket.socket:
+    # the server logs "New election" a moment after its election listener thread starts: retry a refusal
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class ProbePeer:
     """One sid a probe plays against a real server. It dials the server (so its sid must be the larger: only
     the larger sid's connection survives) and speaks the release's wire profile both ways; what it receives
@@ -435,7 +455,7 @@ class ProbePeer:
                  timeout: float = 10.0) -> None:
         self.profile = profile
         self.sid = sid
-        self.sock = socket.create_connection(("127.0.0.1", server_port), timeout=timeout)
+        self.sock = _connect(server_port, timeout)
         self.sock.sendall(profile.encode_handshake(sid, f"127.0.0.1:{my_port}"))
         self.frames = wire.FrameReader()
         self.payloads: list[bytes] = []
@@ -535,7 +555,7 @@ def probe_vote_order(release: ZooKeeperRelease, workdir: str | Path, timeout: fl
     server never proposes 3; with ZK-1419's predicate 3 wins (same zxid, larger sid). Ends when 3 is
     proposed or server 1 decides (1, 2, 4 and 5 agree on 2).
     """
-    with _ProbeEnsemble(release, Path(workdir), 5, timeout) as probe:
+    with _ProbeEnsemble(release, _fresh_dir(workdir, "vote-order"), 5, timeout) as probe:
         p = probe.peers
         p[2].send(LOOKING, 2, 0, 1, 1)
         while not any(n.leader == 2 for n in p[2].received()):
@@ -569,7 +589,7 @@ def probe_self_leadership(release: ZooKeeperRelease, workdir: str | Path,
     a fixed server ignores them. Then 2 and 3 vote LOOKING for 3 in round 1, which a fixed server follows.
     The first decision server 1 logs tells which.
     """
-    with _ProbeEnsemble(release, Path(workdir), 3, timeout) as probe:
+    with _ProbeEnsemble(release, _fresh_dir(workdir, "self-leadership"), 3, timeout) as probe:
         for sid in (2, 3):
             probe.peers[sid].send(FOLLOWING, 1, 0, 0, 0)
         for sid in (2, 3):
@@ -599,7 +619,7 @@ def probe_election_vote_update(release: ZooKeeperRelease, workdir: str | Path,
     established epoch; before ZK-1732 it still carries the election's peerEpoch (0 for fresh servers).
     """
     deadline = time.monotonic() + timeout
-    root = Path(workdir)
+    root = _fresh_dir(workdir, "election-vote")
     servers = loopback_servers([1, 2, 3])
     members = [ReleaseServer(sid, root, servers, release) for sid in (1, 2, 3)]
     peers: list[ProbePeer] = []
@@ -679,8 +699,9 @@ class Identification:
 
 
 def identify(release: ZooKeeperRelease, workdir: str | Path, timeout: float = 60.0) -> Identification:
-    """Run every probe against ``release`` (one real server at a time, each in its own sub-directory)."""
-    observations = tuple(probe(release, Path(workdir) / probe.__name__, timeout) for probe in PROBES)
+    """Run every probe against ``release``, one after the other, each in a fresh sub-directory of
+    ``workdir`` (so a workdir can be reused: servers never start from an earlier probe's dataDir)."""
+    observations = tuple(probe(release, workdir, timeout) for probe in PROBES)
     expected = profile_for_release(release.version.triple).name
     return Identification(release.version, release.wire_profile.name, expected, observations,
                           consistent_profiles(observations))

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from zkfle.conformance.versions import Identification, Observation, consistent_profiles, parse_version
+from zkfle.conformance.versions import (
+    Identification,
+    Observation,
+    _fresh_dir,
+    consistent_profiles,
+    parse_version,
+)
 
 ORDER_FIXED = Observation("vote order", True, "peerEpoch outranks sid (ZK-1419 fixed)", "ZK-1419",
                           (("predicate", "3.8.0"),), "never (3, 0)")
@@ -47,3 +54,11 @@ def test_report_flags_a_jar_that_lies() -> None:
     assert not ident.as_expected
     assert "NOT consistent" in ident.table()
     assert ident.to_json()["as_expected"] is False
+
+
+def test_every_probe_gets_a_fresh_data_directory(tmp_path: Path) -> None:
+    first = _fresh_dir(tmp_path, "vote-order")
+    (first / "s1" / "data").mkdir(parents=True)
+    (first / "s1" / "data" / "currentEpoch").write_text("1")  # what an earlier probe may leave behind
+    second = _fresh_dir(tmp_path, "vote-order")
+    assert second != first and second.parent == tmp_path and not any(second.iterdir())
