@@ -44,7 +44,7 @@ class ServerStart:
     zxid: int = 0
     running: bool = True  # up at the start
     starts_later: bool = True  # when not running: may it start (a late joiner) or is it down for good?
-    after_decision: bool = False  # it starts only once every running voter has left LOOKING
+    after_decision: bool = False  # it starts once every running voter has decided and the network is quiet
     round: int = 1  # logicalclock of a server running at the start (it may have run elections before)
 
 
@@ -56,9 +56,9 @@ class Bounds:
     epochs: int = 2  # no leader is established beyond this epoch
     txns: int = 0  # committed transactions, over the whole run
     timeouts: int | None = None  # notification timeouts; None = unbounded (guarded by a quiet network)
-    max_in_flight: int = 3  # messages per channel; a step that would exceed it is not explored
+    max_in_flight: int = 2  # messages per channel; a step that would exceed it is not explored
     max_round: int = 6  # no election round beyond this one
-    crash_when_quiet: bool = False  # crashes only between message bursts (check-model's crash row)
+    faults_when_quiet: bool = False  # crashes and restarts only between message bursts (check-model)
 
     def __post_init__(self) -> None:
         for name in ("crashes", "epochs", "txns", "max_in_flight", "max_round"):

@@ -110,6 +110,9 @@ class FleModel:
         invariants.update(extra_invariants or {})
         action_properties.update(extra_action_properties or {})
         liveness.update(extra_liveness or {})
+        if selected is None:  # the default: everything except what FLE does not promise
+            selected = frozenset(invariants) | set(action_properties) | set(liveness)
+            selected -= properties.NOT_GUARANTEED
         if selected is not None:
             invariants = {k: v for k, v in invariants.items() if k in selected}
             action_properties = {k: v for k, v in action_properties.items() if k in selected}
@@ -167,7 +170,7 @@ class FleModel:
         for j in range(n):
             sj = servers[j]
             if sj[ALIVE] != UP:
-                if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j):
+                if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j, quiet):
                     yield from self._emit(state, ("Restart", sids[j]), self._restart, j)
                 continue
             if sj[PEND] is not None:
@@ -201,7 +204,7 @@ class FleModel:
                     yield from self._emit(state, ("Join", sids[j]), self._join, j)
                 if quiet and sj[RND] < self.bounds.max_round and self._leader_lost(state, j):
                     yield from self._emit(state, ("FollowerQuit", sids[j]), self._quit, j)
-            if counters[CRASHES] < self.bounds.crashes and (quiet or not self.bounds.crash_when_quiet):
+            if counters[CRASHES] < self.bounds.crashes and (quiet or not self.bounds.faults_when_quiet):
                 yield from self._emit(state, ("Crash", sids[j]), self._crash, j)
 
     def _emit(
@@ -248,11 +251,11 @@ class FleModel:
         limit = self.bounds.timeouts
         return limit is None or counters[TIMEOUTS] < limit
 
-    def _may_start(self, state: State, k: int) -> bool:
+    def _may_start(self, state: State, k: int, quiet: bool) -> bool:
         if self.sids[k] not in self.start_when_decided:
-            return True
+            return quiet or not self.bounds.faults_when_quiet
         servers = state[0]
-        return all(
+        return quiet and all(
             servers[i][ST] != LOOKING for i in self.voter_idx if i != k and servers[i][ALIVE] == UP
         )
 

@@ -79,7 +79,7 @@ class Scenario:
         if self.outcome is not None:
             outcome = self.outcome
             liveness["ExpectedOutcome"] = Liveness(
-                goal=lambda s: outcome(holder[0], s), description=self.expected
+                goal=lambda s: outcome(holder[0], s) or holder[0].bound_hit(s), description=self.expected
             )
         if self.decision is not None:
             actions["ExpectedDecision"] = _decision_property(self.decision)
@@ -214,6 +214,15 @@ SCENARIOS: dict[str, Scenario] = {
             "three voters and one observer (sid 4) start fresh",
             "the observer is never counted and ends OBSERVING the elected leader",
             cfg=lambda: default_config(3, 1),
+            outcome=_observer_observes(4),
+            bounds=Bounds(max_in_flight=2),
+        ),
+        Scenario(
+            "late-observer",
+            "three voters start fresh; the observer (sid 4) starts once they have decided",
+            "the observer is never counted and ends OBSERVING the elected leader",
+            cfg=lambda: default_config(3, 1),
+            starts={4: ServerStart(running=False, after_decision=True)},
             outcome=_observer_observes(4),
             bounds=Bounds(max_in_flight=2),
         ),

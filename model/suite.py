@@ -48,10 +48,10 @@ SUITE: tuple[Row, ...] = (
     Row("3 fresh, zk", lambda: _plain("3 fresh, zk", "zk", Bounds(max_in_flight=1))),
     Row("3, crash+restart, 2 epochs, 1 txn",
         lambda: _plain("3, crash+restart, 2 epochs, 1 txn", "fifo",
-                       Bounds(crashes=1, epochs=2, txns=1, max_in_flight=1, crash_when_quiet=True))),
+                       Bounds(crashes=1, epochs=2, txns=1, max_in_flight=1, faults_when_quiet=True))),
     Row("seed-first-start", _scenario("seed-first-start"), quick=True),
     Row("seed-reelection (5 servers)", _scenario("seed-reelection"), quick=True),
-    Row("3 voters + 1 observer", _scenario("observer", Bounds(max_in_flight=1))),
+    Row("3 voters + 1 late observer", _scenario("late-observer")),
     Row("weighted (weight-0 server)", _scenario("weighted"), quick=True),
     Row("mixed-epochs", _scenario("mixed-epochs")),
 )
