@@ -49,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conform.add_argument("--lanes", type=int, default=2, help="live SUT processes in parallel (default 2)")
     conform.add_argument("--no-confirm", action="store_true",
                          help="live targets: do not confirm a divergence by a re-run")
+    conform.add_argument("--settle-ms", type=int, default=30,
+                         help="live targets: pause after each SUT state change (default 30; see D1)")
     conform.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
     conform.add_argument("--junit", metavar="FILE", help="write the results as JUnit XML")
     conform.add_argument("--verbose", "-v", action="store_true", help="list passing traces too")
@@ -174,7 +176,9 @@ def _run_target(target: str, paths: list[Path], args: argparse.Namespace):  # ty
         finally:
             machines.close()
     elif target in ("node", "zookeeper"):
-        live = LiveTarget(target, lanes=args.lanes, confirm=not args.no_confirm)
+        if args.settle_ms < 0:
+            raise UserInputError("--settle-ms must be 0 or more")
+        live = LiveTarget(target, lanes=args.lanes, confirm=not args.no_confirm, settle_ms=args.settle_ms)
         run.results += live.run(traces, f"zkfle conform --target {target} --traces {{path}}")
     else:
         raise UserInputError(f"unknown target {target!r}; valid: {TARGETS_HELP}")

@@ -16,8 +16,10 @@ Rules:
   harness waits for the SUT's ``Notification:`` log line for it (so the SUT sees notifications in the
   trace's order); the SUT's own loop-back is awaited the same way; a step where a played server takes a
   notification from the SUT waits until the harness has received it; ``FinalizeExpire`` and every step
-  where the SUT changes state wait for its ``Peer state changed`` log line. Other steps are the played
-  servers' business and take no time.
+  where the SUT changes state wait for its ``Peer state changed`` log line, and 30 ms more (``--settle-ms``):
+  ZooKeeper sets ``currentVote`` a moment after it logs the change, and a reply in that window carries the
+  previous election's vote (docs/divergences.md, D1). Other steps are the played servers' business and
+  take no time.
 - Checks: every notification the SUT sends to a played server must be one the model sent to that server
   by then (in order; a message may be overwritten in ZooKeeper's capacity-1 send slot, and earlier ones may
   be re-sent: the notification-timeout re-broadcast, the lastMessageSent re-send on a new connection). Its
@@ -56,6 +58,7 @@ Body = tuple[int, int, int, int, int]
 TICK_MS, INIT_LIMIT, SYNC_LIMIT = 100, 10, 5
 STEP_TIMEOUT = 5.0  # seconds to wait for one expected reaction of the SUT
 FINALIZE_GAP_MS = 190  # a decision this long after its notification went through the finalize wait
+SETTLE_MS = 30  # after a state change, before the next injection (see _await_state)
 _STATE = re.compile(r"Peer state changed: (\w+)")
 _NEW_ELECTION = re.compile(r"New election\. My id = (\d+)")
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
@@ -282,7 +285,8 @@ class QuorumPort:
 class Lane:
     """One SUT and the harness playing the other servers; replays traces one after another."""
 
-    def __init__(self, kind: str, voters: tuple[int, ...], sut: int, workdir: Path) -> None:
+    def __init__(self, kind: str, voters: tuple[int, ...], sut: int, workdir: Path, *,
+                 settle_ms: int = SETTLE_MS) -> None:
         from zkfle.impl.transport import QuorumCnxManager
 
         self.kind = kind
@@ -297,6 +301,7 @@ class Lane:
         self.boxes: dict[int, _PeerBox] = {p: _PeerBox() for p in self.played}
         self.qcms = {p: QuorumCnxManager(p, self.servers, on_receive=self._receiver(p)) for p in self.played}
         self.quorum_ports = {p: QuorumPort(self.servers[p]) for p in self.played}
+        self.settle_ms = settle_ms
         self.round0 = 0  # the SUT's current election round (the trace's round 1)
         self.last_round = 0
         self.used = False
@@ -510,6 +515,9 @@ class Lane:
             return None
         line = await self._until(changed, f"the SUT changes state to {STATE_NAMES[state]}", timeout=2.0)
         self._state_seen = line.index + 1
+        # QuorumPeer.run sets currentVote only after lookForLeader returns, a moment after setPeerState
+        # logged the change: a reply in between carries the previous election's vote (docs/divergences.md, D1)
+        await asyncio.sleep(self.settle_ms / 1000.0)
         if line.state != state:
             raise LiveDivergence(f"the SUT changes state to {STATE_NAMES[state]}",
                                  f"it changed to {STATE_NAMES[line.state or 0]}")
@@ -554,13 +562,15 @@ class Lane:
 class LiveTarget:
     """Replays traces against ``lanes`` SUT processes of one kind, in parallel (one asyncio loop)."""
 
-    def __init__(self, kind: str, *, lanes: int = 1, confirm: bool = True, keep: bool = False) -> None:
+    def __init__(self, kind: str, *, lanes: int = 1, confirm: bool = True, keep: bool = False,
+                 settle_ms: int = SETTLE_MS) -> None:
         if kind == "zookeeper":
             check_installed()
         self.kind = kind
         self.lanes = max(1, lanes)
         self.confirm = confirm
         self.keep = keep
+        self.settle_ms = settle_ms
 
     def run(self, traces: list[ConfTrace], reproduce: str) -> list[TraceResult]:
         return asyncio.run(self._run(traces, reproduce))
@@ -577,7 +587,8 @@ class LiveTarget:
                 for k in idx:
                     queue.put_nowait(k)
                 n = min(self.lanes, len(idx))
-                lanes = [Lane(self.kind, voters, sut, workdir / f"lane-{sut}-{j}") for j in range(n)]
+                lanes = [Lane(self.kind, voters, sut, workdir / f"lane-{sut}-{j}", settle_ms=self.settle_ms)
+                         for j in range(n)]
                 await asyncio.gather(*(self._serve(ln, queue, traces, results, reproduce) for ln in lanes))
         finally:
             if not self.keep:
