@@ -1,0 +1,131 @@
+"""The model's command line: exit codes as TLC, one-line errors, ITF counterexamples, the suite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from zkfle.cli import main
+
+SCHEMA = Path("/work/shared/reference/itf.schema.json")
+
+
+def zkfle(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zkfle", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=240, check=False)
+
+
+def test_at_most_one_leading_per_round_exits_12_with_a_schema_valid_itf_trace(tmp_path: Path) -> None:
+    out = tmp_path / "cex"
+    proc = zkfle("check", "--servers", "3", "--invariant", "AtMostOneLeadingPerRound", "--out", str(out))
+    assert proc.returncode == 12, proc.stderr
+    assert "LEADING" in proc.stdout and "counterexample written to" in proc.stdout
+    trace = json.loads((out / "AtMostOneLeadingPerRound.itf.json").read_text())
+    if SCHEMA.exists():
+        jsonschema.validate(trace, json.loads(SCHEMA.read_text()))
+    assert "--invariant AtMostOneLeadingPerRound" in trace["#meta"]["command"]
+    last = trace["states"][-1]["servers"]["#map"]
+    leading = [rec for _, rec in last if rec["state"] == "LEADING"]
+    assert len(leading) == 2
+    assert leading[0]["currentVote"]["round"] == leading[1]["currentVote"]["round"]
+
+
+def test_json_output_of_a_holding_scenario(tmp_path: Path) -> None:
+    proc = zkfle("check", "--scenario", "seed-reelection", "--json", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads(proc.stdout)
+    for key in ("config", "distinct_states", "states_generated", "diameter", "seconds", "complete",
+                "collision_probability", "properties", "counterexample"):
+        assert key in obj
+    assert obj["complete"] is True and obj["counterexample"] is None
+    assert obj["properties"]["ExpectedDecision"] == "holds"
+
+
+def test_a_mutant_is_caught_with_exit_12(tmp_path: Path) -> None:
+    code = main(["check", "--scenario", "mixed-epochs", "--mutant", "ZK-1419", "--invariant", "NoVoteCircle",
+                 "--out", str(tmp_path), "--json"])
+    assert code == 12
+    assert (tmp_path / "NoVoteCircle.itf.json").exists()
+    code = main(["check", "--scenario", "weighted", "--mutant", "ZK-498", "--out", str(tmp_path), "--json"])
+    assert code == 12
+    assert (tmp_path / "ExpectedOutcome.itf.json").exists()
+    assert main(["check", "--scenario", "weighted", "--json", "--out", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["check", "--scenario", "nope"], "valid: seed-first-start"),
+        (["check", "--invariant", "Nope"], "valid: OneLeaderPerEpoch"),
+        (["check", "--mutant", "ZK-0"], "valid: ZK-1419"),
+        (["check", "--servers", "-1"], "--servers"),
+        (["check", "--scenario", "fresh-3", "--servers", "3"], "--scenario fixes the ensemble"),
+        (["check", "--workers", "many"], "--workers"),
+        (["simulate", "--steps", "0"], "--steps"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], fragment: str) -> None:
+    proc = zkfle(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zkfle: error:") and fragment in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_broken_zoo_cfg_is_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("server.1=127.0.0.1:2888\n")
+    proc = zkfle("check", "--config", str(cfg))
+    assert proc.returncode == 2 and "zoo.cfg:1" in proc.stderr
+
+
+def test_a_hierarchical_zoo_cfg_drives_the_quorums(tmp_path: Path) -> None:
+    from zkfle.model.scenarios import WEIGHTED_CFG
+
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text(WEIGHTED_CFG)
+    proc = zkfle("check", "--config", str(cfg), "--mutant", "ZK-498", "--invariant", "OneLeaderPerEpoch",
+                 "--max-in-flight", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["complete"] is True
+
+
+def test_scenarios_lists_scenarios_mutants_and_properties() -> None:
+    proc = zkfle("scenarios", "--json")
+    obj = json.loads(proc.stdout)
+    assert {"seed-first-start", "seed-reelection", "fresh-3", "fresh-5", "late-joiner", "leader-crash",
+            "observer", "weighted"} <= set(obj["scenarios"])
+    assert {"ZK-1419", "no-finalize-wait", "ZK-275", "ZK-159"} <= set(obj["mutants"])
+
+
+def test_simulate_prints_its_seed_and_is_reproducible(tmp_path: Path) -> None:
+    args = ["simulate", "--scenario", "fresh-5", "--steps", "40", "--walks", "5", "--seed", "7", "--json",
+            "--out", str(tmp_path)]
+    first, second = zkfle(*args), zkfle(*args)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["distinct_states"] == json.loads(second.stdout)["distinct_states"] > 0
+    text = zkfle("simulate", "--servers", "3", "--steps", "20", "--walks", "2", "--seed", "5")
+    assert "seed 5" in text.stdout
+
+
+def test_check_model_quick_passes_and_prints_its_table() -> None:
+    proc = zkfle("check-model", "--quick")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "check-model" in proc.stdout and "seed-first-start" in proc.stdout
+    rows = json.loads(zkfle("check-model", "--quick", "--json").stdout)
+    assert {r["config"] for r in rows} == {"seed-first-start", "seed-reelection", "weighted"}
+    for row in rows:
+        assert row["complete"] and row["exit_code"] == 0
+        assert row["properties"]["Termination"] == "holds"
+
+
+def test_without_notification_timeouts_some_run_stays_looking_forever_exit_11(tmp_path: Path) -> None:
+    args = ["check", "--servers", "3", "--max-in-flight", "1", "--out", str(tmp_path), "--json"]
+    assert main([*args, "--timeouts", "0"]) == 11  # a server still LOOKING with nothing left to receive
+    assert (tmp_path / "Deadlock.itf.json").exists()
+    assert main(args) == 0  # quiet-guarded timeouts: no deadlock, Termination holds
