@@ -34,6 +34,9 @@ DEFAULT_MAX_IN_FLIGHT = 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from zkfle.model.cli_traces import register as register_traces  # zkfle mutants, zkfle trace
+
+    register_traces(sub)
     check = sub.add_parser("check", help="exhaustively check the FLE model (TLC-style exit codes)")
     _config_flags(check)
     check.add_argument("--invariant", action="append", metavar="NAME",
