@@ -195,3 +195,17 @@ def test_mutant_registry_suggests_a_scenario_for_each_required_mutant() -> None:
 def test_load_traces_of_a_directory(covering: list[Path]) -> None:
     traces = load_traces(covering[0].parent)
     assert [t.path for t in traces] == sorted(covering[0].parent.glob("*.json"))
+
+
+def test_generate_with_a_mutant_and_another_sut(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    gen = ["traces", "generate", "--count"]
+    assert main([*gen, "3", "--scenario", "epochs-3", "--mutant", "ZK-1419", "--out", str(out)]) == 0
+    traces = load_traces(out)
+    assert all(t.meta["mutant"] == "ZK-1419" for t in traces)
+    assert not any(replay(t, CoreMachines(), target="core", reproduce="").ok for t in traces)
+    other = tmp_path / "sut3"
+    assert main([*gen, "2", "--scenario", "fresh-3", "--sut", "3", "--out", str(other)]) == 0
+    assert {t.sut for t in load_traces(other)} == {3}
+    # server 1 of epochs-3 does not start fresh: a live target could not run it as the SUT
+    assert main([*gen, "1", "--scenario", "epochs-3", "--sut", "1", "--out", str(other)]) == 2
