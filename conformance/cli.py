@@ -199,6 +199,7 @@ def _suite(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-
     core_paths = covering_traces(CORE_SCENARIOS, scratch / "cover", seeds=range(1, 4))
     core_paths += random_traces(CORE_SCENARIOS, scratch / "random", count=25, seed=args.seed)
     live_paths = covering_traces(LIVE_SCENARIOS, scratch / "live", seeds=range(1, 3))
+    live_paths += covering_traces(("fresh-5",), scratch / "live5", seeds=range(1, 2))  # 4 played servers
     targets = [args.target] if args.target else ["core", "node", "zookeeper"]
     runs = []
     for target in targets:

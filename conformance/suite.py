@@ -7,8 +7,9 @@ Rules:
   not. Which ones those are is decided in process, by replaying each trace through zkfle's own core (the
   3.8.0 reference implementation) and keeping the traces whose first divergence is at the SUT. The live
   target then has to find the difference on its own, over the wire: exit 12 is the expected outcome.
-- The default suite (``make conform``): covering traces of several scenarios against ``core`` (at least 200
-  traces), and at least 30 covering traces each against ``zookeeper`` and ``node``.
+- The default suite (``make conform``): covering traces of every scenario (3 seeds) and 25 random walks of
+  each against ``core`` (288 traces), and covering traces of the 3-server scenarios (2 seeds) and of
+  ``fresh-5`` (1 seed) against ``zookeeper`` and ``node`` (about 55 each).
 """
 
 from __future__ import annotations

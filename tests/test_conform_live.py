@@ -85,3 +85,37 @@ def test_missing_java_is_exit_3_with_the_install_hint(covering: Path) -> None:
                           timeout=60)
     assert proc.returncode == 3
     assert "apt-get install" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["no-finalize-wait", "ZK-1419"])
+def test_mutant_traces_diverge_on_zkfle_node(name: str) -> None:
+    assert main(["conform", "--target", "node", "--mutant", name, "--count", "1", "--no-confirm"]) == 12
+
+
+def test_log_watcher_reads_zookeeper_and_node_lines(tmp_path: Path) -> None:
+    from zkfle.conformance.live import LogWatcher
+
+    log = tmp_path / "sut.log"
+    log.write_text(
+        "2026-11-27 09:39:02,920 [myid:2] - INFO  [QuorumPeer[myid=2](plain=127.0.0.1:54357)"
+        "(secure=disabled):FastLeaderElection@946] - New election. My id = 2, proposed zxid=0x0\n"
+        "2026-11-27 09:39:02,944 [myid:2] - INFO  [WorkerReceiver[myid=2]:FastLeaderElection$Messenger$"
+        "WorkerReceiver@391] - Notification: my state:LOOKING; n.sid:3, n.state:LEADING, n.leader:3, "
+        "n.round:0x1f, n.peerEpoch:0x1, n.zxid:0x100000003, message format version:0x2, "
+        "n.config version:0x0\n"
+        "2026-11-27 09:39:03,161 [myid:2] - INFO  - Peer state changed: following\n"
+        "2026-11-27 09:39:03,400 [myid:2] - INFO  [QuorumPeer@917] - "
+        "Peer state changed: following - discovery\n"
+        "2026-11-27 09:39:03,5"
+    )
+    w = LogWatcher(log)
+    w.poll()
+    assert [x.new_election for x in w.lines] == [True, False, False, False]
+    n = w.lines[1]
+    assert (n.sid, n.body) == (3, (2, 3, 0x100000003, 0x1F, 1))
+    assert w.lines[2].state == 1 and w.last_state() == 1
+    assert w.lines[2].ms is not None and n.ms is not None and w.lines[2].ms - n.ms == 217
+    with log.open("a") as f:  # the partial last line is read once it is complete
+        f.write("00 [myid:2] - INFO  - Peer state changed: looking\n")
+    w.poll()
+    assert w.last_state() == 0 and len(w.lines) == 5
