@@ -155,7 +155,7 @@ class FleModel:
         return self._transitions(state, None)
 
     def bound_hit(self, state: State) -> bool:
-        """Was a step enabled here cut by ``max_in_flight``? (the edge of the explored space)"""
+        """Was a step enabled here cut by ``max_in_flight`` or ``epochs``? (the edge of the explored space)"""
         cut: list[Action] = []
         for _ in self._transitions(state, cut):
             pass
@@ -192,8 +192,12 @@ class FleModel:
                 if quiet and self._timeout_allowed(counters):
                     yield from self._emit(state, ("Timeout", sids[j]), self._timeout, j)
             elif st == LEADING:
-                if sj[ZAB] == 0 and self._establish_epoch(state, j) is not None:
-                    yield from self._emit(state, ("Establish", sids[j]), self._establish, j)
+                if sj[ZAB] == 0:
+                    epoch = self._establish_epoch(state, j)
+                    if epoch is not None and epoch <= self.bounds.epochs:
+                        yield from self._emit(state, ("Establish", sids[j]), self._establish, j)
+                    elif epoch is not None and cut is not None:
+                        cut.append(("Establish", sids[j]))  # the epoch bound, not the protocol, stops it
                 if sj[ZAB] > 0 and counters[TXNS] < self.bounds.txns:
                     for qmask in self._commit_quorums(state, j):
                         yield from self._emit(state, ("Commit", sids[j], qmask), self._commit, j, qmask)
@@ -525,21 +529,20 @@ class FleModel:
         return mask
 
     def _establish_epoch(self, state: State, k: int) -> int | None:
-        """Leader.getEpochToPropose once a quorum has joined: max acceptedEpoch + 1, if within the bound."""
+        """Leader.getEpochToPropose once a quorum has joined: max acceptedEpoch + 1 (None: no quorum yet)."""
         servers = state[0]
         if servers[k][CV][0] != self.sids[k]:
             return None
         mask = self._followers(state, k, 0) | (1 << k)
         if not self.qtable[mask]:
             return None
-        epoch = 1 + max(servers[i][AEP] for i in range(self.n) if mask >> i & 1)
-        return epoch if epoch <= self.bounds.epochs else None
+        return 1 + max(servers[i][AEP] for i in range(self.n) if mask >> i & 1)
 
     def _establish(self, w: _World, k: int) -> None:
         """Leader.lead through discovery and sync: the leader and its quorum take the new epoch."""
         state = w.freeze()
         epoch = self._establish_epoch(state, k)
-        if epoch is None:  # pragma: no cover - guarded by successors
+        if epoch is None or epoch > self.bounds.epochs:  # pragma: no cover - guarded by successors
             raise InternalError("Establish fired without a quorum")
         mask = self._followers(state, k, 0) | (1 << k)
         lzx = w.srv[k][ZX]

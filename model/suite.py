@@ -91,16 +91,17 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             if name not in names:
                 names.append(name)
     table = Table(title="zkfle check-model (ZooKeeper 3.8.0 FLE)")
-    for col in ("config", "states", "diameter", "seconds", "complete"):
-        table.add_column(col, justify="right" if col != "config" else "left")
+    table.add_column("config", no_wrap=True)
+    for col in ("states", "diameter", "seconds", "complete"):
+        table.add_column(col, justify="right", no_wrap=True)
     for name in names:
-        table.add_column(name)
+        table.add_column(name, no_wrap=True)
     for row in rows:
         cells = [row["config"], str(row["distinct_states"]), str(row["diameter"]), f"{row['seconds']:.1f}",
                  "yes" if row["complete"] else "NO"]
         cells += [_verdict(row["properties"].get(name, "-")) for name in names]
         table.add_row(*cells)
-    Console(width=200).print(table)
+    Console(width=240).print(table)
 
 
 def _verdict(text: str) -> str:
