@@ -145,10 +145,16 @@ def run_minimize(args: argparse.Namespace) -> int:
     kept = minimize(r.model, actions, r.property)
     path = execute(r.model, kept)
     kind = "invariant" if r.property in r.model.invariants else "action"
-    out = args.out or str(Path(args.file).with_suffix("")) + ".min.itf.json"
+    out = args.out or _min_name(args.file)
     meta = {"command": r.command, "seed": r.meta.get("seed"), "minimized-from": str(args.file)}
     write_itf(out, counterexample_to_itf(r.model, Violation(kind, r.property, path), meta=meta))
     print(f"{len(actions)} steps -> {len(kept)} steps; re-checked: every step enabled, {r.property} violated "
           f"at the last one")
     print(out)
     return 0
+
+
+def _min_name(file: str) -> str:
+    """FILE.itf.json -> FILE.min.itf.json (any other name: FILE.min.itf.json next to it)."""
+    base = file[: -len(".itf.json")] if file.endswith(".itf.json") else str(Path(file).with_suffix(""))
+    return base + ".min.itf.json"
