@@ -22,7 +22,7 @@ from zkfle.model.narrative import narrate
 Action = tuple[Any, ...]
 Path_ = list[tuple[Action | None, Any]]
 
-LANE_W, ROW_H, TOP, LEFT = 190, 34, 60, 40
+LANE_W, ROW_H, TOP, LEFT = 200, 48, 60, 40
 
 
 def _vote(leader: int, zxid: int, pe: int) -> str:
@@ -104,17 +104,17 @@ def svg(m: FleModel, path: Path_, title: str = "") -> str:
             x1, x2 = x[src], x[dst]
             marker = "arrow-red" if bad else "arrow"
             if x1 == x2:
-                shape = (f'<path d="M{x1},{y - 14} C{x1 + 40},{y - 14} {x1 + 40},{y} {x1 + 2},{y}" '
+                shape = (f'<path d="M{x1},{y - 24} C{x1 + 40},{y - 24} {x1 + 40},{y} {x1 + 2},{y}" '
                          'fill="none" '
                          f'stroke="{colour}" marker-end="url(#{marker})"/>')
                 lx = x1 + 44
             else:
-                shape = (f'<line x1="{x1}" y1="{y - 14}" x2="{x2 + (-3 if x2 > x1 else 3)}" y2="{y}" '
+                shape = (f'<line x1="{x1}" y1="{y - 24}" x2="{x2 + (-3 if x2 > x1 else 3)}" y2="{y}" '
                          f'stroke="{colour}" stroke-width="1.4" marker-end="url(#{marker})"/>')
-                lx = (x1 + x2) // 2
+                lx = (x1 + x2) // 2 if abs(x2 - x1) <= LANE_W else x1 + (x2 - x1) // 4  # clear of lanes
             parts.append(
                 f'<g class="message{cls}" data-from="{src}" data-to="{dst}">{shape}'
-                f'<text x="{lx}" y="{y - 17}" text-anchor="middle" fill="{colour}">'
+                f'<text x="{lx}" y="{y - 27}" text-anchor="middle" fill="{colour}">'
                 f'{html.escape(label)}</text></g>'
             )
         for sid, text in ev["changes"].items():
@@ -131,7 +131,7 @@ def svg(m: FleModel, path: Path_, title: str = "") -> str:
 
 
 _CSS = """body{font-family:sans-serif;margin:24px;color:#222}h1{font-size:20px}
-.verdict{color:#c00;font-weight:bold}pre{background:#f6f6f6;padding:10px;font-size:12px;overflow-x:auto}"""
+.verdict{color:#c00;font-weight:bold}pre{background:#f6f6f6;padding:10px;font-size:12px;white-space:pre-wrap}"""
 
 
 def page(m: FleModel, path: Path_, *, title: str, prop: str, loop: int | None = None) -> str:
