@@ -30,6 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     mut.add_argument("--only", action="append", metavar="NAME", help="restrict --bench/--write-docs")
     mut.set_defaults(handler=run_mutants)
 
+    within = sub.add_parser("decide-within", help="bounded liveness: every live voter decides within K steps "
+                            "after the last fault (DecideWithin<K>)")
+    within.add_argument("k", type=int, metavar="K", help="steps allowed after the last fault")
+    from zkfle.model.cli import _config_flags
+
+    _config_flags(within)
+    within.add_argument("--max-states", type=int, help="stop after this many (state, counter) pairs")
+    within.add_argument("--out", default="zkfle-out", help="where the counterexample goes")
+    within.set_defaults(handler=run_decide_within)
+
     trace = sub.add_parser("trace", help="show, render or minimize an ITF counterexample")
     tsub = trace.add_subparsers(dest="trace_command", metavar="ACTION", parser_class=type(trace))
     show = tsub.add_parser("show", help="the trace as a narrative, one line per step")
@@ -158,3 +168,36 @@ def _min_name(file: str) -> str:
     """FILE.itf.json -> FILE.min.itf.json (any other name: FILE.min.itf.json next to it)."""
     base = file[: -len(".itf.json")] if file.endswith(".itf.json") else str(Path(file).with_suffix(""))
     return base + ".min.itf.json"
+
+
+# ---------------------------------------------------------------------------------------------- bounded
+def run_decide_within(args: argparse.Namespace) -> int:
+    """``zkfle decide-within K [config flags]``: exit 0 holds, 13 violated (a run that has not decided)."""
+    import shlex
+    import sys
+
+    from zkfle.itf import counterexample_to_itf, write_itf
+    from zkfle.model.bounded import decide_within
+    from zkfle.model.cli import build_model
+    from zkfle.model.narrative import narrate
+
+    args.invariant = None
+    model = build_model(args)
+    result = decide_within(model, args.k, max_states=args.max_states)
+    print(f"model:  {model.name}")
+    print(f"states: {result.distinct_states} (state, steps-since-fault) pairs, "
+          f"{'complete' if result.complete else 'stopped'}")
+    v = result.violation
+    if v is None:
+        print(f"DecideWithin{args.k}: holds")
+        return 0
+    out = Path(args.out) / f"{v.property}.itf.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    check = ["check", *sys.argv[2:]] if len(sys.argv) > 2 and sys.argv[1] == "decide-within" else ["check"]
+    command = shlex.join(["zkfle", *[w for w in check if w != str(args.k)]])
+    write_itf(out, counterexample_to_itf(model, v, meta={"command": command, "seed": None}))
+    print(f"{v.property}: violated, {len(v)} steps without a decision after the last fault:")
+    for line in narrate(model, v.path):
+        print(line)
+    print(f"counterexample written to {out}")
+    return 13
