@@ -26,7 +26,7 @@ Action = tuple[Any, ...]
 def decide_within(model: Any, k: int, *, max_states: int | None = None) -> ExploreResult:
     """Check ``DecideWithin<k>`` exhaustively (or up to ``max_states`` distinct pairs)."""
     if k < 1:
-        raise UserInputError(f"--within must be at least 1, got {k}")
+        raise UserInputError(f"K must be at least 1, got {k}")
     name = f"DecideWithin{k}"
     result = ExploreResult(verdicts={name: "holds"})
     init = next(iter(model.init_states()))
