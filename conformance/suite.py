@@ -47,12 +47,16 @@ def mutant_traces(name: str, out: Path, *, count: int, seed: int, pool: int = 40
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     # the suggested scenario first; if none of its walks tells the mutant apart at the SUT, the others
-    for scen in (suggested, *(s for s in SCENARIOS.values() if s is not suggested and s.voters == 3)):
-        paths = _distinguishing(name, variant, scen, out, count=count, seed=seed, pool=pool)
+    others = [s for s in SCENARIOS.values() if s is not suggested and s.voters == 3]
+    for scen in (suggested, *others):
+        # the suggested scenario gets the whole pool, the fallbacks a quarter each
+        size = pool if scen is suggested else max(1, pool // 4)
+        paths = _distinguishing(name, variant, scen, out, count=count, seed=seed, pool=size)
         if paths:
             return MutantTraces(name, scen, text, paths, pool)
-    raise UserInputError(f"mutant {name}: none of {pool} walks of any scenario distinguishes it from "
-                         f"ZooKeeper 3.8.0 at the SUT (seed {seed}); try another --seed")
+    raise UserInputError(f"mutant {name}: no walk of any conformance scenario distinguishes it from "
+                         f"ZooKeeper 3.8.0 at the SUT (seed {seed}, {pool} walks of {suggested.name}, "
+                         f"{max(1, pool // 4)} of each other); try another --seed")
 
 
 def _distinguishing(name: str, variant: Variant, scen: Scenario, out: Path, *, count: int, seed: int,

@@ -70,7 +70,10 @@ def test_a_broken_core_diverges_from_the_correct_models_traces(covering: list[Pa
     assert not all(_run_core(covering, broken))  # the broken one: at least one divergence
 
 
-@pytest.mark.parametrize("name", mutant_names())
+REQUIRED_MUTANTS = ("ZK-1419", "no-finalize-wait", "ZK-275", "ZK-159")
+
+
+@pytest.mark.parametrize("name", REQUIRED_MUTANTS)
 def test_mutant_traces_diverge_on_the_core_at_the_sut(tmp_path: Path, name: str) -> None:
     mt = mutant_traces(name, tmp_path, count=2, seed=1)
     for p in mt.paths:
@@ -184,7 +187,8 @@ def test_cli_mutant_on_core_is_exit_12_with_a_report(tmp_path: Path,
 
 
 def test_mutant_registry_suggests_a_scenario_for_each_required_mutant() -> None:
-    for name in ("ZK-1419", "no-finalize-wait", "ZK-275", "ZK-159"):
+    assert set(REQUIRED_MUTANTS) <= set(mutant_names())
+    for name in REQUIRED_MUTANTS:
         variant, scen, _ = mutant(name)
         assert variant.changes()
         assert scen.name in SCENARIOS
