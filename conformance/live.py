@@ -367,7 +367,8 @@ class Lane:
         for q in self.quorum_ports.values():
             q.hold = False
             q.drop_all()
-        forced = False
+        forced_at: float | None = None
+        forced_round = self.last_round
         deadline = time.monotonic() + 30.0
         while True:
             self.log.poll()
@@ -375,17 +376,19 @@ class Lane:
             state = self.log.last_state()
             if (fresh or not self.used) and state == LOOKING:
                 break
-            if state == LOOKING and not forced:
+            if state == LOOKING and (forced_at is None or time.monotonic() - forced_at > 3.0):
                 # force a decision through outofelection: a quorum of played servers following a played
-                # leader in a far newer round; the SUT follows, finds the quorum port closed, re-elects
+                # leader in a far newer round; the SUT follows, finds the quorum port closed, re-elects.
+                # Again after 3 s if the SUT is still LOOKING in the same election.
                 leader = self.played[-1]
-                rnd = self.last_round + 5
+                forced_round += 5
                 for p in self.played:
-                    self._send(p, (LEADING if p == leader else FOLLOWING, leader, 0, rnd, 0))
+                    self._send(p, (LEADING if p == leader else FOLLOWING, leader, 0, forced_round, 0))
                     await asyncio.sleep(0.01)
-                forced = True
+                forced_at = time.monotonic()
             if time.monotonic() > deadline:
-                raise TargetUnavailable(f"the {self.kind} SUT did not return to a new election within 30 s")
+                raise TargetUnavailable(f"the {self.kind} SUT (server {self.sut}) did not return to a new "
+                                        f"election within 30 s; its log: {self.log.path}")
             if not self.sut_proc.alive():
                 raise self._exited()
             await asyncio.sleep(0.01)
@@ -581,6 +584,7 @@ class LiveTarget:
             groups.setdefault((t.voters, t.sut), []).append(k)
         results: list[TraceResult | None] = [None] * len(traces)
         workdir = Path(tempfile.mkdtemp(prefix=f"zkfle-conform-{self.kind}-"))
+        keep_files = False
         try:
             for (voters, sut), idx in groups.items():
                 queue: asyncio.Queue[int] = asyncio.Queue()
@@ -589,9 +593,14 @@ class LiveTarget:
                 n = min(self.lanes, len(idx))
                 lanes = [Lane(self.kind, voters, sut, workdir / f"lane-{sut}-{j}", settle_ms=self.settle_ms)
                          for j in range(n)]
-                await asyncio.gather(*(self._serve(ln, queue, traces, results, reproduce) for ln in lanes))
+                try:
+                    await asyncio.gather(*(self._serve(ln, queue, traces, results, reproduce)
+                                           for ln in lanes))
+                except BaseException:
+                    keep_files = True  # the harness lost a SUT: keep its files for a post-mortem
+                    raise
         finally:
-            if not self.keep:
+            if not (self.keep or keep_files):
                 shutil.rmtree(workdir, ignore_errors=True)
         return [r for r in results if r is not None]
 
