@@ -586,13 +586,13 @@ class LiveTarget:
         workdir = Path(tempfile.mkdtemp(prefix=f"zkfle-conform-{self.kind}-"))
         keep_files = False
         try:
-            for (voters, sut), idx in groups.items():
+            for g, ((voters, sut), idx) in enumerate(groups.items()):
                 queue: asyncio.Queue[int] = asyncio.Queue()
                 for k in idx:
                     queue.put_nowait(k)
                 n = min(self.lanes, len(idx))
-                lanes = [Lane(self.kind, voters, sut, workdir / f"lane-{sut}-{j}", settle_ms=self.settle_ms)
-                         for j in range(n)]
+                lanes = [Lane(self.kind, voters, sut, workdir / f"group{g}-sut{sut}-lane{j}",
+                              settle_ms=self.settle_ms) for j in range(n)]
                 try:
                     await asyncio.gather(*(self._serve(ln, queue, traces, results, reproduce)
                                            for ln in lanes))
