@@ -92,16 +92,22 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
         return len(rounds) == len(set(rounds))
 
     def leader_completeness(before: State, action: Action, after: State) -> bool:
+        old = before[0]
         for k, t in enumerate(after[0]):
-            if t[st_] == LEADING and before[0][k][st_] != LEADING and t[vs_] is not None:
+            if t is old[k]:
+                continue  # a step copies the servers it does not touch by reference
+            if t[st_] == LEADING and old[k][st_] != LEADING and t[vs_] is not None:
                 ghost = t[vs_][1]
                 if ghost is not None and (t[cep_], t[zx_]) < ghost:
                     return False
         return True
 
     def no_vote_circle(before: State, action: Action, after: State) -> bool:
+        old = before[0]
         for k, t in enumerate(after[0]):
-            s = before[0][k]
+            s = old[k]
+            if s is t:
+                continue
             if s[alive] != up or t[alive] != up or s[rnd_] != t[rnd_]:
                 continue
             if s[st_] != LOOKING or t[st_] != LOOKING:
