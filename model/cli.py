@@ -191,7 +191,7 @@ def _report(model: FleModel, result: Any, args: argparse.Namespace, *, seed: int
     print(f"model:      {model.name}")
     print(f"states:     {result.distinct_states} distinct, {result.states_generated} generated, "
           f"diameter {result.diameter}, {result.seconds:.1f} s, "
-          f"{_completeness(result)}")
+          f"{_completeness(result, simulated=getattr(args, 'steps', None) is not None)}")
     if seed is not None and getattr(args, "steps", None) is not None:
         print(f"seed:       {seed} (rerun with --seed {seed})")
     for name, verdict in result.verdicts.items():
@@ -213,7 +213,9 @@ def _report(model: FleModel, result: Any, args: argparse.Namespace, *, seed: int
     return int(result.exit_code)
 
 
-def _completeness(result: Any) -> str:
+def _completeness(result: Any, *, simulated: bool) -> str:
+    if simulated:
+        return "random walks (not exhaustive)"
     if result.complete:
         return "complete"
     if result.violation is not None:

@@ -103,7 +103,6 @@ class FleModel:
         self.bounds = mc.bounds
         self.track = mc.track_votes
         self.starts: tuple[ServerStart, ...] = tuple(mc.start_of(sid) for sid in self.sids)
-        self._cut: list[Action] | None = None
         self.start_when_decided = frozenset(sid for sid, st in zip(self.sids, self.starts, strict=True)
                                             if st.after_decision)
         invariants, action_properties, liveness = properties.catalogue(self)
@@ -163,7 +162,6 @@ class FleModel:
 
     def _transitions(self, state: State, cut: list[Action] | None) -> Iterator[tuple[Action, State]]:
         servers, channels, counters = state
-        self._cut = cut
         n = self.n
         sids = self.sids
         quiet = self._quiet(state)
@@ -171,55 +169,56 @@ class FleModel:
             sj = servers[j]
             if sj[ALIVE] != UP:
                 if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j, quiet):
-                    yield from self._emit(state, ("Restart", sids[j]), self._restart, j)
+                    yield from self._emit(cut, state, ("Restart", sids[j]), self._restart, j)
                 continue
             if sj[PEND] is not None:
-                yield from self._emit(state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
+                yield from self._emit(cut, state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
             else:
                 for i in range(n):
                     if channels[i * n + j][INFL]:
-                        yield from self._emit(state, ("Deliver", sids[i], sids[j]), self._deliver, i, j)
+                        yield from self._emit(cut, state, ("Deliver", sids[i], sids[j]), self._deliver, i, j)
             if sj[FW] and sj[PEND] is None:
-                yield from self._emit(state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
+                yield from self._emit(cut, state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
             if self.zk:
                 for i in range(n):
                     if i != j and servers[i][ALIVE] == UP:
                         ch = channels[j * n + i]
                         if ch[SLOT] is not None and len(ch[INFL]) < self.bounds.max_in_flight:
-                            yield from self._emit(state, ("Transmit", sids[j], sids[i]), self._transmit, j, i)
+                            transmit = ("Transmit", sids[j], sids[i])
+                            yield from self._emit(cut, state, transmit, self._transmit, j, i)
             st = sj[ST]
             if st == LOOKING:
                 if quiet and self._timeout_allowed(counters):
-                    yield from self._emit(state, ("Timeout", sids[j]), self._timeout, j)
+                    yield from self._emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
             elif st == LEADING:
                 if sj[ZAB] == 0:
                     epoch = self._establish_epoch(state, j)
                     if epoch is not None and epoch <= self.bounds.epochs:
-                        yield from self._emit(state, ("Establish", sids[j]), self._establish, j)
+                        yield from self._emit(cut, state, ("Establish", sids[j]), self._establish, j)
                     elif epoch is not None and cut is not None:
                         cut.append(("Establish", sids[j]))  # the epoch bound, not the protocol, stops it
                 if sj[ZAB] > 0 and counters[TXNS] < self.bounds.txns:
                     for qmask in self._commit_quorums(state, j):
-                        yield from self._emit(state, ("Commit", sids[j], qmask), self._commit, j, qmask)
+                        yield from self._emit(cut, state, ("Commit", sids[j], qmask), self._commit, j, qmask)
                 if quiet and sj[RND] < self.bounds.max_round and not self._leader_has_quorum(state, j):
-                    yield from self._emit(state, ("LeaderQuit", sids[j]), self._quit, j)
+                    yield from self._emit(cut, state, ("LeaderQuit", sids[j]), self._quit, j)
             else:
                 if self._may_join(state, j):
-                    yield from self._emit(state, ("Join", sids[j]), self._join, j)
+                    yield from self._emit(cut, state, ("Join", sids[j]), self._join, j)
                 if quiet and sj[RND] < self.bounds.max_round and self._leader_lost(state, j):
-                    yield from self._emit(state, ("FollowerQuit", sids[j]), self._quit, j)
+                    yield from self._emit(cut, state, ("FollowerQuit", sids[j]), self._quit, j)
             if counters[CRASHES] < self.bounds.crashes and (quiet or not self.bounds.faults_when_quiet):
-                yield from self._emit(state, ("Crash", sids[j]), self._crash, j)
+                yield from self._emit(cut, state, ("Crash", sids[j]), self._crash, j)
 
     def _emit(
-        self, state: State, action: Action, step: Callable[..., None], *args: int
+        self, cut: list[Action] | None, state: State, action: Action, step: Callable[..., None], *args: int
     ) -> Iterator[tuple[Action, State]]:
         w = _World(list(state[0]), list(state[1]), list(state[2]))
         try:
             step(w, *args)
         except _Overflow:
-            if self._cut is not None:
-                self._cut.append(action)
+            if cut is not None:
+                cut.append(action)
             return
         yield action, w.freeze()
 

@@ -211,7 +211,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "observer",
-            "three voters and one observer (sid 4) start fresh",
+            "three voters and one observer (sid 4) start fresh (large: bound it, or see late-observer)",
             "the observer is never counted and ends OBSERVING the elected leader",
             cfg=lambda: default_config(3, 1),
             outcome=_observer_observes(4),
