@@ -108,10 +108,10 @@ _HISTORY: dict[str, dict[str, object]] = {
         jira="ZOOKEEPER-975", affected="3.3.x", fixed_in="3.4.0",
         change="lookForLeader decides on its own proposal as soon as recvset holds a vote from every voter "
                "(the shortcut the fix removed); stale LOOKING notifications from the send queues fill it",
-        expect="ExpectedOutcome",
+        expect="JoinerNeverLeads",
         symptom="'new peer goes in LEADING state even if ensemble is online': a joiner with the highest sid "
                 "leads alone instead of following the established leader",
-        channel="zk", flags=("--timeouts", "0", "--epochs", "1")),
+        channel="zk"),
     "ZK-1514": dict(
         jira="ZOOKEEPER-1514", affected="3.3.x-3.4.3", fixed_in="3.4.4",
         change="checkLeader accepts leader == self without logicalclock == electionEpoch",

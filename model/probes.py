@@ -47,6 +47,8 @@ PROBE_DESCRIPTIONS = {
                     "LOOKING (ZK-1732, ZK-480)",
     "FollowsOnlyDecidedLeaders": "without crashes, nobody decides to follow a server that is still LOOKING "
                                  "in the round of that decision (ZK-159's checkLeader)",
+    "JoinerNeverLeads": "until a crash happens, a server that starts after the others decided never becomes "
+                        "LEADING (ZK-975's FLETest.testJoin)",
 }
 
 
@@ -111,6 +113,18 @@ def follows_only_decided_leaders(m: FleModel) -> Callable[[State, Action, State]
     return holds
 
 
+def joiner_never_leads(m: FleModel) -> Callable[[State], bool]:
+    """A late joiner (``after_decision``) stays out of LEADING while no crash has happened (ZK-975)."""
+    joiners = [m.idx[sid] for sid in sorted(m.start_when_decided)]
+
+    def holds(state: State) -> bool:
+        if state[2][fle.CRASHES] > 0:
+            return True
+        return not any(state[0][k][fle.ALIVE] == fle.UP and state[0][k][fle.ST] == LEADING for k in joiners)
+
+    return holds
+
+
 # ---------------------------------------------------------------------------------------------- scenarios
 @dataclass(frozen=True)
 class ProbeScenario(Scenario):
@@ -145,6 +159,8 @@ def with_probes(model: FleModel, names: tuple[str, ...]) -> FleModel:
             invariants[name] = quorum_heeded(model)
         elif name == "FollowsOnlyDecidedLeaders":
             actions[name] = follows_only_decided_leaders(model)
+        elif name == "JoinerNeverLeads":
+            invariants[name] = joiner_never_leads(model)
         else:
             raise KeyError(name)
     model._invariants = invariants  # FleModel keeps its checks in these two mappings
@@ -188,14 +204,16 @@ def register_scenarios() -> None:
             bounds=Bounds(epochs=1, max_round=2, max_in_flight=1),
             probes=("FollowsOnlyDecidedLeaders",),
         ),
-        Scenario(
+        ProbeScenario(
             JOINER_SCENARIO,
-            "1 and 2 start fresh and elect 2; 3 (the largest sid) starts once they have decided "
-            "(ZK-975's FLETest.testJoin)",
-            "3 joins as a follower: it never becomes LEADING",
+            "1 and 2 start fresh and elect 2; 3 (the largest sid) starts once they have decided (ZK-975's "
+            "FLETest.testJoin); one crash is allowed, which on the zk channel also turns on "
+            "QuorumCnxManager's connection model (notifications for a peer that is down wait in its queue)",
+            "3 joins as a follower: until a crash, it never becomes LEADING (the probe holds)",
             cfg=lambda: default_config(3),
             starts={3: ServerStart(running=False, starts_later=True, after_decision=True)},
-            never_leads=3,
+            bounds=Bounds(crashes=1, epochs=0, max_round=1, max_in_flight=1, faults_when_quiet=True),
+            probes=("JoinerNeverLeads",),
         ),
     )
     for sc in new:
