@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -109,6 +110,7 @@ def _conform(args: argparse.Namespace) -> int:
 
     logging.getLogger("zkfle.impl.transport").setLevel(logging.CRITICAL)
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zkfle-traces-"))
+    kept = bool(args.keep)
     try:
         if args.suite:
             run = _suite(args, scratch)
@@ -116,9 +118,13 @@ def _conform(args: argparse.Namespace) -> int:
             if not args.target:
                 raise UserInputError("--target is required (" + TARGETS_HELP + ")")
             run = _run_target(args.target, _traces(args, scratch), args)
+        # generated traces that diverged stay on disk: the reproduce commands point at them
+        kept = kept or run.exit_code != 0
     finally:
-        if not args.keep:
+        if not kept:
             shutil.rmtree(scratch, ignore_errors=True)
+    if not args.keep and kept and not args.traces:
+        print(f"generated traces kept in {scratch} (the reproduce commands use them)", file=sys.stderr)
     if args.json == "-":
         print(report.write_json(run, None))
     else:

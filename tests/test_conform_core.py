@@ -179,7 +179,9 @@ def test_cli_generate_then_conform_json_and_junit(tmp_path: Path, capsys: pytest
 def test_cli_mutant_on_core_is_exit_12_with_a_report(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     junit = tmp_path / "j.xml"
-    assert main(["conform", "--target", "core", "--mutant", "ZK-1419", "--junit", str(junit)]) == 12
+    keep = str(tmp_path / "traces")
+    args = ["conform", "--target", "core", "--mutant", "ZK-1419", "--junit", str(junit), "--keep", keep]
+    assert main(args) == 12
     out = capsys.readouterr().out
     assert "DIVERGES" in out and "reproduce: zkfle conform --target core --traces" in out
     suite = ET.parse(junit).getroot().find("testsuite")

@@ -56,7 +56,7 @@ def test_mutant_traces_diverge_on_real_zookeeper(name: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "r.json"
     code = main(["conform", "--target", "zookeeper", "--mutant", name, "--count", "1", "--no-confirm",
-                 "--json", str(report)])
+                 "--json", str(report), "--keep", str(tmp_path / "traces")])
     assert code == 12, capsys.readouterr().out
     data = json.loads(report.read_text())
     assert data["summary"]["zookeeper"]["diverged"] == 1
@@ -88,8 +88,9 @@ def test_missing_java_is_exit_3_with_the_install_hint(covering: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["no-finalize-wait", "ZK-1419"])
-def test_mutant_traces_diverge_on_zkfle_node(name: str) -> None:
-    assert main(["conform", "--target", "node", "--mutant", name, "--count", "1", "--no-confirm"]) == 12
+def test_mutant_traces_diverge_on_zkfle_node(name: str, tmp_path: Path) -> None:
+    args = ["--count", "1", "--no-confirm", "--keep", str(tmp_path)]
+    assert main(["conform", "--target", "node", "--mutant", name, *args]) == 12
 
 
 def test_log_watcher_reads_zookeeper_and_node_lines(tmp_path: Path) -> None:
