@@ -119,7 +119,7 @@ def _conform(args: argparse.Namespace) -> int:
                 raise UserInputError("--target is required (" + TARGETS_HELP + ")")
             run = _run_target(args.target, _traces(args, scratch), args)
         # generated traces that diverged stay on disk: the reproduce commands point at them
-        kept = kept or run.exit_code != 0
+        kept = kept or (run.exit_code != 0 and not args.traces)
     finally:
         if not kept:
             shutil.rmtree(scratch, ignore_errors=True)
