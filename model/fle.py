@@ -188,7 +188,7 @@ class FleModel:
                             yield from self._emit(cut, state, transmit, self._transmit, j, i)
             st = sj[ST]
             if st == LOOKING:
-                if quiet and self._timeout_allowed(counters):
+                if quiet and self._timeout_allowed(counters) and self._have_delivered(state, j):
                     yield from self._emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
             elif st == LEADING:
                 if sj[ZAB] == 0:
@@ -249,6 +249,13 @@ class FleModel:
             if ch[SLOT] is not None and servers[c % n][ALIVE] == UP and servers[c // n][ALIVE] == UP:
                 return False
         return True
+
+    def _have_delivered(self, state: State, k: int) -> bool:
+        """QuorumCnxManager.haveDelivered: some peer's send queue is empty (else connectAll: a no-op)."""
+        if not self.zk:
+            return True
+        channels = state[1]
+        return any(channels[k * self.n + j][SLOT] is None for j in self.voter_idx if j != k)
 
     def _timeout_allowed(self, counters: tuple[int, ...]) -> bool:
         limit = self.bounds.timeouts

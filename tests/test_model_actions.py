@@ -402,3 +402,13 @@ def test_every_successor_is_a_pure_function_of_the_state(channel: str) -> None:
         first = list(m.successors(s))
         assert first == list(m.successors(s))
         s = first[len(first) // 2][1]
+
+
+def test_zk_timeout_only_reconnects_when_every_send_queue_is_full() -> None:
+    m = model(voters=3, channel="zk", crashes=2)
+    s = step(m, step(m, quiet_start(m), ("Crash", 2)), ("Crash", 3))
+    s = empty_channels(m, s)
+    assert ("Timeout", 1) in enabled(m, s)  # haveDelivered: the queues to 2 and 3 are empty
+    t = step(m, s, ("Timeout", 1))  # the votes wait in the slots of the dead peers
+    t = step(m, t, ("Deliver", 1, 1))
+    assert ("Timeout", 1) not in enabled(m, t)  # every queue holds a message: connectAll only
