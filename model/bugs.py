@@ -162,6 +162,10 @@ _EXPLAIN = {
     "FollowsOnlyDecidedLeaders": "The server follows a leader that is still LOOKING in that very round: "
                                  "without checkLeader, FOLLOWING votes alone are enough.",
     "ExpectedOutcome": "The scenario's expected outcome fails: the server that must never lead does.",
+    "JoinerNeverLeads": "The joiner starts after the others decided; the LOOKING notifications they queued "
+                        "for it while it was down are flushed when it connects, so its recvset holds a vote "
+                        "from every voter, and the 3.3.x shortcut makes it lead on its own proposal while "
+                        "the ensemble already has a leader.",
 }
 
 
