@@ -6,6 +6,8 @@ Each mutant test has its twin: the same ``zkfle check`` arguments without ``--mu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from zkfle.cli import main
@@ -92,3 +94,15 @@ def test_mutants_cli_lists_and_rejects_unknown_names(capsys: pytest.CaptureFixtu
         assert name in text
     assert main(["mutants", "--only", "ZK-0000", "--bench"]) == 2
     assert "unknown mutant" in capsys.readouterr().err
+
+
+def test_write_docs_and_bench_from_real_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutants", "--write-docs", str(tmp_path), "--only", "ZK-498"]) == 0
+    page = (tmp_path / "ZK-498.md").read_text()
+    assert "zkfle check --scenario weighted" in page and "```mermaid" in page and "exit 0 (passes" in page
+    assert (tmp_path / "ZK-498.svg").read_text().count('class="lane"') == 3
+    assert main(["trace", "show", str(tmp_path / "ZK-498.itf.json")]) == 0  # the trace replays
+    capsys.readouterr()
+    assert main(["mutants", "--bench", "--no-correct", "--only", "ZK-498", "--only", "ZK-159"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 4 and "| ZK-498 | weighted | ExpectedOutcome | 7 |" in table[2]
