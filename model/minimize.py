@@ -7,6 +7,9 @@ Rules:
   violated at some step, and it is then cut just after the first violating step.
 - ddmin removes chunks of halving size until no single step can go; the result is 1-minimal: dropping any
   one of its steps either disables a later step or loses the violation.
+- Then steps are reordered: each pair of neighbours is swapped, and if the swapped run still fails, ddmin
+  runs again on it; a swap is kept only when that makes the run shorter (a step moved earlier can make
+  another one unnecessary). The result is again 1-minimal.
 - The result is re-checked from scratch before it is returned (every step enabled, the violation there).
 
 Theory of operation. FLE actions name their actors (``("Deliver", 2, 1)``), not their messages, so a step
@@ -42,6 +45,24 @@ def first_violation(m: FleModel, actions: list[Action], prop: str) -> int | None
 
 
 def minimize(m: FleModel, actions: list[Action], prop: str) -> list[Action]:
+    """ddmin, then neighbour swaps that let ddmin drop more; 1-minimal, re-checked."""
+    current = ddmin(m, actions, prop)
+    improved = True
+    while improved:
+        improved = False
+        for k in range(len(current) - 1):
+            swapped = [*current[:k], current[k + 1], current[k], *current[k + 2:]]
+            cut = first_violation(m, swapped, prop)
+            if cut is None:
+                continue
+            shorter = ddmin(m, swapped[:cut], prop)
+            if len(shorter) < len(current):
+                current, improved = shorter, True
+                break
+    return current
+
+
+def ddmin(m: FleModel, actions: list[Action], prop: str) -> list[Action]:
     """A 1-minimal subsequence of ``actions`` that still violates ``prop`` (a safety property)."""
     if prop not in m.invariants and prop not in m.action_properties:
         raise TraceError(f"minimize works on safety properties; {prop!r} is not one of this model's")
