@@ -167,3 +167,13 @@ def test_missing_or_malformed_files_exit_2(tmp_path: Path, capsys: pytest.Captur
     assert main(["trace", "render", str(junk), "-o", str(tmp_path / "x.html")]) == 2
     err = capsys.readouterr().err
     assert err.count("zkfle: error:") == 2 and "Traceback" not in err
+
+
+def test_a_lasso_loop_is_marked_in_the_story(zk1419_trace: Path) -> None:
+    # No mutant has a cheap lasso at these bounds yet; this checks how a loop index (ITF "loop") is told.
+    from zkfle.model.narrative import narrate
+
+    r = replay.load(zk1419_trace)
+    lines = narrate(r.model, r.path, "", loop=2)
+    assert lines[2].endswith("<- the loop starts here") and "loop starts" not in lines[1] + lines[3]
+    assert lines[-1] == "     ... back to the state after step 2, forever (a lasso)"
