@@ -10,7 +10,7 @@ ZK_JAR := /usr/share/java/zookeeper.jar
 # pytest workers: 2 cores on CI machines
 JOBS   ?= auto
 
-.PHONY: all check-model test test-fast bench lint prove conform bugs zookeeper clean venv
+.PHONY: all check-model test bench lint prove conform bugs zookeeper chromium clean venv
 
 all: test
 
@@ -34,10 +34,21 @@ zookeeper:
 	fi
 	@command -v java >/dev/null || { echo "zkfle: java is missing; run: sudo apt-get install default-jre-headless" >&2; exit 1; }
 
+# Debian's Chromium: the headless browser test of `zkfle trace render` pages. Installed with apt when root.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "zkfle: installing Debian's chromium (headless test of rendered traces)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "zkfle: chromium is not installed and we are not root; the browser test will be skipped (sudo apt-get install chromium)" >&2; \
+	  fi; \
+	fi
+
 check-model: $(STAMP)
 	$(ZKFLE) check-model
 
-test: $(STAMP) zookeeper
+test: $(STAMP) zookeeper chromium
 	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
 
 lint: $(STAMP)

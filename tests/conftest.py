@@ -1,5 +1,6 @@
 """Shared test set-up.
 
+Under CI the browser test of rendered traces must run too, so a missing ``chromium`` is an error there.
 Tests marked ``zookeeper`` need Debian's ZooKeeper 3.8.0 and Java. Locally, without them, those tests are
 skipped with the install command; under CI (``CI`` set) a missing ZooKeeper is an error, because `.ci/run`
 installs it and a silent skip would hide a broken set-up.
@@ -21,6 +22,8 @@ def zookeeper_available() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("CI") and shutil.which("chromium") is None:
+        raise pytest.UsageError("CI is set but chromium is missing: run `make chromium`")
     if zookeeper_available():
         return
     if os.environ.get("CI"):
