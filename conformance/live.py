@@ -360,13 +360,50 @@ class Lane:
         st, leader, zxid, rnd, pe = body
         self.qcms[p].to_send(self.sut, encode_notification(Notification(st, leader, zxid, rnd, pe)))
 
+    def _forget_sent(self) -> None:
+        """Drop the played servers' ``lastMessageSent`` to the SUT once the SUT has taken it.
+
+        A played server is the harness, not a ZooKeeper: its transport would re-send its last notification on
+        every new connection (QuorumCnxManager's SendWorker does), and the SUT would act on that stale copy
+        (an earlier trace's FOLLOWING/LEADING vote made a LOOKING SUT follow: docs/divergences.md, D2). The
+        traces are on the model's fifo channel, which has no such re-send. ``QuorumCnxManager`` has no public
+        way to forget it, hence the private field.
+        """
+        for qcm in self.qcms.values():
+            qcm._last_sent.pop(self.sut, None)
+
     async def reset(self) -> None:
-        """Bring the SUT to a new election and learn its round (round0); the boxes are emptied."""
-        start_line = len(self.log.lines)
-        self.last_round = max([self.last_round, *(b[3] for box in self.boxes.values() for b in box.received)])
+        """Bring the SUT to a clean new election and learn its round (round0); the boxes are emptied."""
         for q in self.quorum_ports.values():
             q.hold = False
             q.drop_all()
+        for _ in range(5):
+            r0 = await self._new_election()
+            if r0 is not None:
+                break
+        else:
+            raise TargetUnavailable(f"the {self.kind} SUT (server {self.sut}) never started a clean election "
+                                    "(one no other server's notification reached first); its log: "
+                                    f"{self.log.path}")
+        self._start_trace(r0)
+
+    def _force_follow(self, rnd: int) -> list[Body]:
+        """The notifications that make a LOOKING SUT follow a played leader through outofelection.
+
+        The leader's LEADING vote first, then just enough FOLLOWING votes for a quorum of voters, so the
+        decision falls on the last one: nothing is left over to reach the SUT's next election. outofelection
+        matches votes on (leader, peerEpoch), so each batch carries its own peerEpoch (its round): a vote
+        left over from an earlier batch can never complete this one's quorum.
+        """
+        leader = self.played[-1]
+        need = len(self.voters) // 2 + 1  # played votes for a quorum (the SUT's own is not counted)
+        followers = [p for p in self.played if p != leader][: need - 1]
+        return [(LEADING, leader, 0, rnd, rnd)] + [(FOLLOWING, leader, 0, rnd, rnd) for _ in followers]
+
+    async def _new_election(self) -> int | None:
+        """Drive the SUT into a new election; its round, or None if another server's vote reached it first."""
+        start_line = len(self.log.lines)
+        self.last_round = max([self.last_round, *(b[3] for box in self.boxes.values() for b in box.received)])
         forced_at: float | None = None
         forced_round = self.last_round
         deadline = time.monotonic() + 30.0
@@ -380,10 +417,11 @@ class Lane:
                 # force a decision through outofelection: a quorum of played servers following a played
                 # leader in a far newer round; the SUT follows, finds the quorum port closed, re-elects.
                 # Again after 3 s if the SUT is still LOOKING in the same election.
-                leader = self.played[-1]
                 forced_round += 5
-                for p in self.played:
-                    self._send(p, (LEADING if p == leader else FOLLOWING, leader, 0, forced_round, 0))
+                leader = self.played[-1]
+                followers = [p for p in self.played if p != leader]
+                for k, body in enumerate(self._force_follow(forced_round)):
+                    self._send(leader if k == 0 else followers[k - 1], body)
                     await asyncio.sleep(0.01)
                 forced_at = time.monotonic()
             if time.monotonic() > deadline:
@@ -405,6 +443,19 @@ class Lane:
                    if x.sid == self.sut and x.body is not None and x.body[0] == LOOKING]
             return own[0] if own else None
 
+        def polluted() -> bool:
+            """Did another server's notification reach the latest election before the trace did?
+
+            WorkerReceiver queues every notification that arrives while the SUT is LOOKING, also between
+            its return to LOOKING and the start of lookForLeader; such a left-over (a late vote of the reset,
+            or of the previous trace) would be handled in the new election.
+            """
+            lines = self.log.lines
+            looking = [x.index for x in lines if x.state == LOOKING or x.new_election]
+            since = looking[-2] if len(looking) > 1 and lines[looking[-1]].new_election and \
+                lines[looking[-2]].state == LOOKING else (looking[-1] if looking else 0)
+            return any(x.body is not None and x.sid != self.sut for x in lines[since + 1:])
+
         while True:  # settled: no newer election starts within 150 ms of the one we found
             r0 = await self._until(election_round, "the SUT's loop-back vote of a new election", timeout=15.0)
             await asyncio.sleep(0.15)
@@ -412,11 +463,17 @@ class Lane:
             if election_round() == r0:
                 break
 
+        if polluted():
+            return None
+
         def initial_votes_arrived() -> bool:
             return all(any(b[0] == LOOKING and b[1] == self.sut and b[3] == r0 for b in box.received)
                        for box in self.boxes.values())
 
         await self._until(initial_votes_arrived, f"the SUT's round-{r0} vote to every played server")
+        return int(r0)
+
+    def _start_trace(self, r0: int) -> None:
         self.round0 = r0
         self.last_round = r0
         self.used = True
@@ -426,6 +483,7 @@ class Lane:
             first = [b for b in box.received if b[0] == LOOKING and b[3] == r0]
             box.received, box.checked, box.expected, box.pointer = first[:1], 0, [], 0
             box.malformed.clear()
+        self._forget_sent()
         for q in self.quorum_ports.values():
             q.connections = 0
             q.hold = True
@@ -499,6 +557,7 @@ class Lane:
                                          strict=d.frm == sut)
                 consumed.add(line.index)
                 self._delivered_ms = line.ms
+                self._forget_sent()
             elif d.frm == sut:
                 box = self.boxes[d.to]
 
