@@ -73,11 +73,10 @@ class RecordingModel(FleModel):
         self.init_sent = tuple(self._sent)
         return states
 
-    def _emit(self, state: State, action: Action, step: Any, *args: int) -> Iterator[tuple[Action, State]]:
+    # FleModel._emit runs one step (now, or when its generator is iterated, right away): start its record
+    def _emit(self, *args: Any, **kwargs: Any) -> Any:
         self._sent = []
-        for act, nxt in super()._emit(state, action, step, *args):
-            self.step_sent[act] = tuple(self._sent)
-            yield act, nxt
+        return super()._emit(*args, **kwargs)
 
     def successors(self, state: State) -> Iterator[tuple[Action, State]]:
         self.step_sent = {}
@@ -85,6 +84,7 @@ class RecordingModel(FleModel):
         sut = state[0][k]
         loop = state[1][k * self.n + k][fle.INFL]
         for action, nxt in super().successors(state):
+            self.step_sent[action] = tuple(self._sent)  # what the step that produced this successor sent
             name = action[0]
             if name in LIVE_FORBIDDEN and action[1] == self.sut:
                 continue  # the SUT's own timers, crashes and Zab are not the harness's to drive
