@@ -169,58 +169,84 @@ class FleModel:
             sj = servers[j]
             if sj[ALIVE] != UP:
                 if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j, quiet):
-                    yield from self._emit(cut, state, ("Restart", sids[j]), self._restart, j)
+                    found = self._emit(cut, state, ("Restart", sids[j]), self._restart, j)
+                    if found is not None:
+                        yield found
                 continue
             if sj[PEND] is not None:
-                yield from self._emit(cut, state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
+                found = self._emit(cut, state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
+                if found is not None:
+                    yield found
             else:
                 for i in range(n):
                     if channels[i * n + j][INFL]:
-                        yield from self._emit(cut, state, ("Deliver", sids[i], sids[j]), self._deliver, i, j)
+                        found = self._emit(cut, state, ("Deliver", sids[i], sids[j]), self._deliver, i, j)
+                        if found is not None:
+                            yield found
             if sj[FW] and sj[PEND] is None:
-                yield from self._emit(cut, state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
+                found = self._emit(cut, state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
+                if found is not None:
+                    yield found
             if self.zk:
                 for i in range(n):
                     if i != j and servers[i][ALIVE] == UP:
                         ch = channels[j * n + i]
                         if ch[SLOT] is not None and len(ch[INFL]) < self.bounds.max_in_flight:
                             transmit = ("Transmit", sids[j], sids[i])
-                            yield from self._emit(cut, state, transmit, self._transmit, j, i)
+                            found = self._emit(cut, state, transmit, self._transmit, j, i)
+                            if found is not None:
+                                yield found
             st = sj[ST]
             if st == LOOKING:
                 if quiet and self._timeout_allowed(counters) and self._have_delivered(state, j):
-                    yield from self._emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
+                    found = self._emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
+                    if found is not None:
+                        yield found
             elif st == LEADING:
                 if sj[ZAB] == 0:
                     epoch = self._establish_epoch(state, j)
                     if epoch is not None and epoch <= self.bounds.epochs:
-                        yield from self._emit(cut, state, ("Establish", sids[j]), self._establish, j)
+                        found = self._emit(cut, state, ("Establish", sids[j]), self._establish, j)
+                        if found is not None:
+                            yield found
                     elif epoch is not None and cut is not None:
                         cut.append(("Establish", sids[j]))  # the epoch bound, not the protocol, stops it
                 if sj[ZAB] > 0 and counters[TXNS] < self.bounds.txns:
                     for qmask in self._commit_quorums(state, j):
-                        yield from self._emit(cut, state, ("Commit", sids[j], qmask), self._commit, j, qmask)
+                        found = self._emit(cut, state, ("Commit", sids[j], qmask), self._commit, j, qmask)
+                        if found is not None:
+                            yield found
                 if quiet and sj[RND] < self.bounds.max_round and not self._leader_has_quorum(state, j):
-                    yield from self._emit(cut, state, ("LeaderQuit", sids[j]), self._quit, j)
+                    found = self._emit(cut, state, ("LeaderQuit", sids[j]), self._quit, j)
+                    if found is not None:
+                        yield found
             else:
                 if self._may_join(state, j):
-                    yield from self._emit(cut, state, ("Join", sids[j]), self._join, j)
+                    found = self._emit(cut, state, ("Join", sids[j]), self._join, j)
+                    if found is not None:
+                        yield found
                 if quiet and sj[RND] < self.bounds.max_round and self._leader_lost(state, j):
-                    yield from self._emit(cut, state, ("FollowerQuit", sids[j]), self._quit, j)
+                    found = self._emit(cut, state, ("FollowerQuit", sids[j]), self._quit, j)
+                    if found is not None:
+                        yield found
             if counters[CRASHES] < self.bounds.crashes and (quiet or not self.bounds.faults_when_quiet):
-                yield from self._emit(cut, state, ("Crash", sids[j]), self._crash, j)
+                found = self._emit(cut, state, ("Crash", sids[j]), self._crash, j)
+                if found is not None:
+                    yield found
 
+    @staticmethod
     def _emit(
-        self, cut: list[Action] | None, state: State, action: Action, step: Callable[..., None], *args: int
-    ) -> Iterator[tuple[Action, State]]:
+        cut: list[Action] | None, state: State, action: Action, step: Callable[..., None], *args: int
+    ) -> tuple[Action, State] | None:
+        """Run one step on a scratch copy; None when it would overflow a channel (recorded in ``cut``)."""
         w = _World(list(state[0]), list(state[1]), list(state[2]))
         try:
             step(w, *args)
         except _Overflow:
             if cut is not None:
                 cut.append(action)
-            return
-        yield action, w.freeze()
+            return None
+        return action, (tuple(w.srv), tuple(w.ch), tuple(w.ctr))
 
     # ------------------------------------------------------------------ helpers
     def _fresh_server(self, k: int, sid: int, alive: int, cep: int, aep: int, zx: int) -> Server:
