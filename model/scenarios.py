@@ -237,7 +237,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "staggered-rounds",
             "epoch 1, zxids 1:100, 1:110, 1:120; server 3 is in round 2 when the others start round 1",
-            "3 (the most up-to-date) is the only vote anyone ends with",
+            "one leader in every fair run; a proposal is never worse than a vote of its round it has seen",
             cfg=lambda: default_config(3),
             starts={
                 1: ServerStart(_E1, _E1, zxid_of(_E1, 100)),
