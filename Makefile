@@ -55,8 +55,15 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy --no-error-summary __init__.py cli.py errors.py quorum.py zoocfg.py itf.py model impl proofs conformance
 
+# The benchmarks quoted in docs/BENCHMARKS.md; raw results in out/bench/.
 bench: $(STAMP) zookeeper
-	$(ZKFLE) bench
+	@mkdir -p out/bench
+	$(PY) -m zkfle.model.explorer.bench 1 2 | tee out/bench/explorer-toys.jsonl
+	$(PY) -m zkfle.model.bench 1 2 | tee out/bench/fle-model.jsonl
+	$(ZKFLE) mutants --bench | tee out/bench/mutants.md
+	$(ZKFLE) prove all | tee out/bench/prove.txt
+	$(ZKFLE) conform --suite default | tee out/bench/conform.txt
+	$(ZKFLE) bench-election --runs 10 --sizes 3,5 --tick-time 200 --init-limit 10 --output out/bench/election.md
 
 prove: $(STAMP)
 	$(ZKFLE) prove all
