@@ -6,6 +6,10 @@ Rules:
   violation; bad input raises ``UserInputError`` (the root prints one line and exits 2).
 - One config builder (``build_model``) serves every subcommand: ``--scenario``, or ``--servers``/
   ``--observers``, or ``--config zoo.cfg``; then the channel, the bounds, ``--mutant`` and ``--invariant``.
+- ``zkfle check --mutant NAME`` runs the mutant's registered command (``mutants.check_argv``: scenario,
+  channel, bounds, invariant) unless the user names another ensemble; a flag the user gives wins over the
+  registered one. With another ``--scenario``/``--servers``/``--observers``/``--config`` nothing registered
+  is applied: the mutant runs in the user's setup as given.
 - A counterexample is written as ITF (``<out>/<property>.itf.json``, with the command line and seed in
   ``#meta``) and printed as a short list of readable steps (``FleModel.describe``).
 """
@@ -20,11 +24,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zkfle.errors import UserInputError
+from zkfle.errors import InternalError, UserInputError
 from zkfle.model import properties
 from zkfle.model.config import Bounds, ModelConfig, default_config
 from zkfle.model.fle import FleModel
-from zkfle.model.mutants import MUTANTS, mutant
+from zkfle.model.mutants import MUTANTS, check_argv, mutant
 from zkfle.model.scenarios import SCENARIOS, scenario, with_bounds
 from zkfle.model.variant import Variant
 from zkfle.zoocfg import load_zoo_cfg
@@ -166,6 +170,7 @@ def _workers(text: str) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from zkfle.model.explorer import ExploreOptions, explore
 
+    _apply_registered_check(args)
     model = build_model(args)
     for name in ("max_states", "max_depth", "max_seconds"):
         value = getattr(args, name)
@@ -178,6 +183,26 @@ def run_check(args: argparse.Namespace) -> int:
     )
     result = explore(model, opts)
     return _report(model, result, args, seed=args.seed)
+
+
+def _apply_registered_check(args: argparse.Namespace) -> None:
+    """Fill the flags the user left out from ``--mutant``'s registered ``zkfle check`` command."""
+    if not args.mutant:
+        return
+    m = mutant(args.mutant)
+    own_ensemble = args.servers is not None or args.observers is not None or args.config
+    if own_ensemble or (args.scenario is not None and args.scenario != m.scenario):
+        return  # the user's own setup: the registered bounds belong to the registered scenario
+    registered = argparse.ArgumentParser(add_help=False)
+    _config_flags(registered)
+    registered.add_argument("--invariant", action="append")
+    try:
+        defaults = registered.parse_args(check_argv(args.mutant)[1:])
+    except SystemExit:
+        raise InternalError(f"mutant {args.mutant}: its registered command does not parse") from None
+    for name, value in vars(defaults).items():
+        if value is not None and getattr(args, name, None) is None:
+            setattr(args, name, value)
 
 
 def _report(model: FleModel, result: Any, args: argparse.Namespace, *, seed: int | None) -> int:
