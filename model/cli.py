@@ -104,7 +104,9 @@ def _selected(args: argparse.Namespace, extra: set[str]) -> frozenset[str] | Non
 
 
 def build_model(args: argparse.Namespace) -> FleModel:
-    """The model the flags describe."""
+    """The model the flags describe (for ``zkfle check``, once the mutant's registered flags are in)."""
+    if getattr(args, "command", None) == "check":  # also when a trace's #meta.command is replayed
+        _apply_registered_check(args)
     variant = mutant(args.mutant).variant if args.mutant else Variant()
     for name in ("servers", "observers", "crashes", "epochs", "txns", "timeouts", "max_in_flight"):
         value = getattr(args, name, None)
@@ -170,7 +172,6 @@ def _workers(text: str) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from zkfle.model.explorer import ExploreOptions, explore
 
-    _apply_registered_check(args)
     model = build_model(args)
     for name in ("max_states", "max_depth", "max_seconds"):
         value = getattr(args, name)
@@ -206,7 +207,7 @@ def _apply_registered_check(args: argparse.Namespace) -> None:
 
 
 def _report(model: FleModel, result: Any, args: argparse.Namespace, *, seed: int | None) -> int:
-    itf_path = _write_counterexample(model, result, args.out, seed) if result.violation else None
+    itf_path = _write_counterexample(model, result, args, seed) if result.violation else None
     if args.json:
         obj = result.to_json()
         obj["config"] = model.name
@@ -248,11 +249,17 @@ def _completeness(result: Any, *, simulated: bool) -> str:
     return "INCOMPLETE (a limit stopped the search)"
 
 
-def _write_counterexample(model: FleModel, result: Any, out: str, seed: int | None) -> str:
+def command_line(args: argparse.Namespace) -> str:
+    """The command the user ran, from the argv the root ``main`` parsed (``args.argv``)."""
+    return "zkfle " + shlex.join(getattr(args, "argv", None) or sys.argv[1:])
+
+
+def _write_counterexample(model: FleModel, result: Any, args: argparse.Namespace, seed: int | None) -> str:
     from zkfle.itf import counterexample_to_itf, write_itf
 
     v = result.violation
-    meta = {"command": shlex.join(["zkfle", *sys.argv[1:]]), "seed": seed, "model": model.name}
+    out = args.out
+    meta = {"command": command_line(args), "seed": seed, "model": model.name}
     trace = counterexample_to_itf(model, v, meta=meta)
     path = Path(out) / f"{v.property}.itf.json"
     try:

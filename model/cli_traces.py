@@ -193,7 +193,8 @@ def run_decide_within(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out) / f"{v.property}.itf.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    check = ["check", *sys.argv[2:]] if len(sys.argv) > 2 and sys.argv[1] == "decide-within" else ["check"]
+    words = list(getattr(args, "argv", None) or sys.argv[1:])
+    check = ["check", *words[1:]] if words[:1] == ["decide-within"] else ["check"]
     command = shlex.join(["zkfle", *[w for w in check if w != str(args.k)]])
     write_itf(out, counterexample_to_itf(model, v, meta={"command": command, "seed": None}))
     print(f"{v.property}: violated, {len(v)} steps without a decision after the last fault:")

@@ -170,3 +170,21 @@ def test_check_without_mutant_is_unchanged(tmp_path: Path, capsys: pytest.Captur
     obj = json.loads(capsys.readouterr().out)
     assert obj["complete"] and "variant" not in obj["config"]
     assert obj["properties"]["FollowsOnlyDecidedLeaders"] == "holds"
+
+
+def test_itf_command_is_the_argv_main_parsed_and_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["pytest", "-q", "--unrelated"])  # what main() must not record
+    argv = ["check", "--mutant", "ZK-1419", "--out", str(tmp_path / "a b")]
+    assert main(argv) == 12
+    trace = json.loads((tmp_path / "a b" / "NoVoteCircle.itf.json").read_text())
+    assert trace["#meta"]["command"] == f"zkfle check --mutant ZK-1419 --out '{tmp_path / 'a b'}'"
+    capsys.readouterr()
+    # The recorded command rebuilds the model the run checked (registered scenario and bounds included).
+    assert main(["trace", "show", str(tmp_path / "a b" / "NoVoteCircle.itf.json")]) == 0
+    assert "NoVoteCircle = False on the last step" in capsys.readouterr().out
+    # Negative twin: the same steps replayed on 3.8.0 (the registered command without --mutant) keep
+    # NoVoteCircle: the recorded command, not a default model, is what reproduced the violation.
+    cmd = "zkfle check --scenario mixed-epochs --timeouts 1 --invariant NoVoteCircle"
+    assert main(["trace", "show", "--command", cmd, str(tmp_path / "a b" / "NoVoteCircle.itf.json")]) == 0
+    assert "NoVoteCircle = True on the last step" in capsys.readouterr().out

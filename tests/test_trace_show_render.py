@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,24 +23,17 @@ from zkfle.model.mutants import check_argv
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _zkfle(argv: list[str]) -> int:
-    """Run the CLI as the zkfle executable would (the model CLI records sys.argv as #meta.command)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["zkfle", *argv])
-        return main(argv)
-
-
 @pytest.fixture(scope="module")
 def zk1419_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("zk1419")
-    assert _zkfle([*check_argv("ZK-1419"), "--out", str(out)]) == 12
+    assert main([*check_argv("ZK-1419"), "--out", str(out)]) == 12
     return out / "NoVoteCircle.itf.json"
 
 
 @pytest.fixture(scope="module")
 def simulated_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim")
-    code = _zkfle(["simulate", "--scenario", "fresh-3-small", "--mutant", "ZK-159", "--steps", "200",
+    code = main(["simulate", "--scenario", "fresh-3-small", "--mutant", "ZK-159", "--steps", "200",
                    "--walks", "300", "--seed", "11", "--out", str(out)])
     assert code == 12
     return out / "FollowsOnlyDecidedLeaders.itf.json"
