@@ -601,7 +601,14 @@ class FleModel:
         if leader is None:
             return False
         ls = servers[leader]
-        return ls[ALIVE] == UP and ls[ST] == LEADING and ls[ZAB] > 0 and ls[CV][0] == self.sids[leader]
+        if not (ls[ALIVE] == UP and ls[ST] == LEADING and ls[ZAB] > 0 and ls[CV][0] == self.sids[leader]):
+            return False
+        return not self._epoch_refused(s, ls)
+
+    @staticmethod
+    def _epoch_refused(s: Server, ls: Server) -> bool:
+        """Learner.registerWithLeader: "Leaders epoch, X is less than accepted epoch, Y" (an IOException)."""
+        return ls[ZAB] < s[AEP]
 
     def _join(self, w: _World, j: int) -> None:
         """Learner.registerWithLeader + syncWithLeader against an established leader."""
@@ -641,7 +648,9 @@ class FleModel:
         ls = servers[leader]
         if ls[ALIVE] != UP or ls[ST] != LEADING or ls[CV][0] != self.sids[leader]:
             return True
-        return s[ZAB] > 0 and ls[ZAB] != s[ZAB]
+        if s[ZAB] == 0:  # not joined yet: lost only when the leader's epoch is one it refuses
+            return ls[ZAB] > 0 and self._epoch_refused(s, ls)
+        return ls[ZAB] != s[ZAB]
 
     def _quit(self, w: _World, k: int) -> None:
         """QuorumPeer.run: lead()/followLeader() returned; back to LOOKING, lookForLeader with round + 1."""

@@ -201,11 +201,11 @@ class Core:
     LOOKING, FOLLOWING, LEADING, OBSERVING = mvote.LOOKING, mvote.FOLLOWING, mvote.LEADING, mvote.OBSERVING
 
     def __init__(
-        self, qv: QuorumVerifier, *, join_epoch_check: bool = False, predicate: str = "3.8.0"
+        self, qv: QuorumVerifier, *, join_epoch_check: bool = True, predicate: str = "3.8.0"
     ) -> None:
         self.qv = qv
-        # Learner.registerWithLeader refuses a leader whose epoch is below our acceptedEpoch; the model's
-        # Join does not check it (False mirrors the model).
+        # Learner.registerWithLeader refuses a leader whose epoch is below our acceptedEpoch, and so does the
+        # model's Join (FleModel._epoch_refused): True mirrors the model; False is the negative twin.
         self.join_epoch_check = join_epoch_check
         self.predicate = predicate
         self.sids = tuple(sorted(qv.voting_members))
@@ -525,7 +525,7 @@ class Core:
             lead.zab > 0,
             lead.cvl == self.sid(ld),
         )
-        if self.join_epoch_check:
+        if self.join_epoch_check:  # Learner.registerWithLeader: "Leaders epoch ... less than accepted epoch"
             guard = z3.And(guard, v.aep <= lead.zab)
         return self._action(
             f"Join({self.sid(j)} to {self.sid(ld)})",

@@ -23,7 +23,7 @@ from zkfle.model.variant import Variant
 from zkfle.proofs.core import Core, abstract, concrete_action, msg_values, same_state
 from zkfle.proofs.induction import (
     AS_IS,
-    EPOCH_CHECK,
+    NO_EPOCH_CHECK,
     ZK1419,
     Houdini,
     make_core,
@@ -152,13 +152,15 @@ KEPT_3 = ["StateRange", "EpochOrder", "LookingNotInZab", "FinalizeWaitOnlyLookin
 
 
 def test_join_without_the_learner_epoch_check_breaks_the_epoch_quorum() -> None:
-    # 3 voters: with ZooKeeper's check (newEpoch >= acceptedEpoch) Join preserves everything kept ...
-    guarded = make_core(3, EPOCH_CHECK)
+    # 3 voters: the model's Join checks as ZooKeeper's Learner.registerWithLeader does (a leader epoch below
+    # acceptedEpoch is refused), and preserves everything kept ...
+    guarded = make_core(3, AS_IS)
+    assert guarded.join_epoch_check and Core(guarded.qv).join_epoch_check  # the check is the default
     for ld in (1, 2):
         assert Houdini(guarded).check_step(guarded.join(0, ld, guarded.pre()), KEPT_3) == {}
-    # ... the model's Join, which does not check, lowers a follower's acceptedEpoch (negative twin)
-    as_is = make_core(3, AS_IS)
-    broken = Houdini(as_is).check_step(as_is.join(0, 1, as_is.pre()), KEPT_3)
+    # ... a Join without the check lowers a follower's acceptedEpoch (negative twin)
+    unchecked = make_core(3, NO_EPOCH_CHECK)
+    broken = Houdini(unchecked).check_step(unchecked.join(0, 1, unchecked.pre()), KEPT_3)
     assert "EpochQuorum" in broken
     assert any("acceptedEpoch" in line for line in broken["EpochQuorum"].lines)
 
