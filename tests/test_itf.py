@@ -9,12 +9,13 @@ from typing import Any
 import itf_py
 import jsonschema
 import pytest
+from shared_files import shared_file
 
 from zkfle.errors import TraceError, UserInputError
 from zkfle.itf import counterexample_to_itf, from_itf_value, read_itf, to_itf_value, trace_steps, write_itf
 from zkfle.model.explorer import explore, toys
 
-SCHEMA = json.loads(Path("/work/shared/reference/itf.schema.json").read_text())
+SCHEMA = json.loads(shared_file("reference/itf.schema.json").read_text())
 META = {"command": "zkfle check-model --config x", "seed": 42}
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from shared_files import shared_file
 
 from zkfle.cli import main
 from zkfle.model.mutants import MUTANTS, mutant
 
-SCHEMA = Path("/work/shared/reference/itf.schema.json")
+SCHEMA = shared_file("reference/itf.schema.json")
 
 
 def zkfle(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
