@@ -2,6 +2,14 @@
 
 Rules: each handler returns the exit code: 0 every trace conforms, 12 a divergence; a bad flag or a bad trace
 raises ``UserInputError``/``TraceError`` (exit 2), a target that cannot start ``TargetUnavailable`` (exit 3).
+
+Release selection (issue 7): ``--zookeeper-home DIR`` or ``--zookeeper-classpath CP`` names a ZooKeeper
+release (default: Debian's 3.8.0 in /usr/share/java), ``--zookeeper-version X.Y.Z`` gives its version when
+the jar does not state one; contradicting the jar's manifest or ``Info.class`` is exit 2
+(``versions.check_given_version``). ``--identify`` runs the behaviour probes (``versions.identify``) against
+that release and prints the table (``--json``: the JSON) with exit 0. Without ``--identify`` the release is
+the SUT of the live ``zookeeper`` target only if it is Debian's 3.8.0, the one release ``live.py`` starts;
+any other release is exit 2 with one line saying so (never a silent run of 3.8.0 instead).
 """
 
 from __future__ import annotations
@@ -44,6 +52,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--scenario", help="generate the traces of this scenario now (with --count or --cover)")
     src.add_argument("--mutant", help="generate distinguishing traces of this mutant model (expect exit 12)")
     src.add_argument("--suite", choices=("default",), help="the default suite (make conform): every target")
+    src.add_argument("--identify", action="store_true",
+                     help="with --target zookeeper: probe which known FLE behaviours the release shows")
+    where = conform.add_mutually_exclusive_group()
+    where.add_argument("--zookeeper-home", metavar="DIR",
+                       help="the ZooKeeper release unpacked in DIR (default: Debian's /usr/share/java)")
+    where.add_argument("--zookeeper-classpath", metavar="CP", help="the ZooKeeper release on this class path")
+    conform.add_argument("--zookeeper-version", metavar="X.Y.Z",
+                         help="the release's version, if its jar does not state it (must not contradict it)")
     conform.add_argument("--count", type=int, help="with --scenario: random walks; with --mutant: traces")
     conform.add_argument("--cover", action="store_true", help="with --scenario: a covering set")
     conform.add_argument("--seed", type=int, default=1, help="random seed for generated traces (default 1)")
@@ -52,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="live targets: do not confirm a divergence by a re-run")
     conform.add_argument("--settle-ms", type=int, default=30,
                          help="live targets: pause after each SUT state change (default 30; see D1)")
-    conform.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' for stdout)")
+    conform.add_argument("--json", metavar="FILE", nargs="?", const="-",
+                         help="write the results as JSON (to FILE; '-' or no FILE: stdout)")
     conform.add_argument("--junit", metavar="FILE", help="write the results as JUnit XML")
     conform.add_argument("--verbose", "-v", action="store_true", help="list passing traces too")
     conform.add_argument("--keep", metavar="DIR", help="keep generated traces in DIR")
@@ -109,6 +126,9 @@ def _conform(args: argparse.Namespace) -> int:
     from zkfle.conformance import report
 
     logging.getLogger("zkfle.impl.transport").setLevel(logging.CRITICAL)
+    if args.identify:
+        return _identify(args)
+    _check_live_release(args)
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zkfle-traces-"))
     kept = bool(args.keep)
     try:
@@ -134,6 +154,73 @@ def _conform(args: argparse.Namespace) -> int:
     if args.junit:
         report.write_junit(run, args.junit)
     return run.exit_code
+
+
+def _release_flags(args: argparse.Namespace) -> list[str]:
+    return [flag for flag, value in (("--zookeeper-home", args.zookeeper_home),
+                                     ("--zookeeper-classpath", args.zookeeper_classpath),
+                                     ("--zookeeper-version", args.zookeeper_version)) if value]
+
+
+def _select_release(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The release the flags name: a home, a class path, or Debian's /usr/share/java (exit 3 if absent)."""
+    from zkfle.conformance.versions import check_given_version, find_release, release_from_classpath
+    from zkfle.conformance.zkserver import JAVA_LIB, check_installed
+
+    if args.zookeeper_home:
+        release = find_release(args.zookeeper_home, args.zookeeper_version)
+    elif args.zookeeper_classpath:
+        release = release_from_classpath(args.zookeeper_classpath, args.zookeeper_version)
+    else:
+        check_installed()  # Java and Debian's jars, or TargetUnavailable with the install hint
+        release = find_release(JAVA_LIB, args.zookeeper_version)
+    check_given_version(release)
+    return release
+
+
+def _identify(args: argparse.Namespace) -> int:
+    import json
+
+    from zkfle.conformance.versions import identify
+    from zkfle.errors import TargetUnavailable
+
+    if args.target not in (None, "zookeeper"):
+        raise UserInputError(f"--identify probes a ZooKeeper release: use --target zookeeper, "
+                             f"not {args.target}")
+    release = _select_release(args)
+    workdir = Path(tempfile.mkdtemp(prefix="zkfle-identify-"))
+    try:
+        found = identify(release, workdir)
+    except (TimeoutError, OSError) as exc:
+        raise TargetUnavailable(f"ZooKeeper {release.version} ({release.jar}) did not answer the probes: "
+                                + str(exc).splitlines()[0]) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json in (None, "-"):
+        print(json.dumps(found.to_json(), indent=2) if args.json else found.table())
+    else:
+        Path(args.json).write_text(json.dumps(found.to_json(), indent=2) + "\n", encoding="utf-8")
+        print(found.table())
+    return 0
+
+
+def _check_live_release(args: argparse.Namespace) -> None:
+    """Release flags without --identify: only Debian's 3.8.0 can be the live SUT (live.py starts it)."""
+    from zkfle.conformance.zkserver import ZK_JAR
+
+    flags = _release_flags(args)
+    if not flags:
+        return
+    if args.target != "zookeeper":
+        raise UserInputError(f"{flags[0]} selects a ZooKeeper release: it needs --target zookeeper")
+    release = _select_release(args)
+    if release.wire_profile.name != "3.5.0+":
+        raise UserInputError(f"ZooKeeper {release.version} speaks the {release.wire_profile.name} wire "
+                             "profile, which is not wired into the live harness yet (only --identify "
+                             "runs it); refusing rather than running Debian's 3.8.0 instead")
+    if release.jar.resolve() != ZK_JAR.resolve():
+        raise UserInputError(f"ZooKeeper {release.version} ({release.jar}): the live harness starts only "
+                             f"Debian's {ZK_JAR} so far; --identify runs other releases")
 
 
 def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:

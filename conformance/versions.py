@@ -360,6 +360,20 @@ def _version(jar: Path, given: str | None) -> ReleaseVersion:
     return parse_version(given, "--zookeeper-version") if given else version_from_jar(jar)
 
 
+def check_given_version(release: ZooKeeperRelease) -> None:
+    """The CLI's rule for ``--zookeeper-version``: it may name a jar that states no version, or overrule
+    the jar's file name (a renamed jar), but it may not contradict what the jar's contents (manifest,
+    ``Info.class``) say: that is the user's mistake, and a ``UserInputError`` names the witness."""
+    if release.version.source != "--zookeeper-version":
+        return
+    for witness in version_witnesses(release.jar):
+        if witness.source.startswith("file name"):
+            continue
+        if witness.triple != release.version.triple:
+            raise UserInputError(f"--zookeeper-version {release.version} contradicts {release.jar}: "
+                                 f"{witness.source} says {witness}")
+
+
 # ------------------------------------------------------------------------------------------- log lines
 
 
@@ -721,6 +735,7 @@ __all__ = [
     "ReleaseServer",
     "ReleaseVersion",
     "ZooKeeperRelease",
+    "check_given_version",
     "consistent_profiles",
     "find_release",
     "identify",

@@ -1,0 +1,131 @@
+"""``zkfle conform --target zookeeper ... --identify`` and the release selection flags, through the real CLI.
+
+- ``--identify`` against Debian's ZooKeeper 3.8.0 (a real server, ``zookeeper`` mark) exits 0 and reports the
+  3.8.0 behaviours: epoch-first vote order (ZK-1419 fixed), ZK-1514 and ZK-1732 fixed, zookeeper-3.8.0
+  consistent and zookeeper-3.4.3 not; the table goes to stdout, the JSON to ``--json FILE``.
+- Its negative twins exit 2 with one ``zkfle: error:`` line and no traceback: ``--zookeeper-home`` at an
+  empty directory, ``--zookeeper-version 3.4.3`` against the 3.8.0 jar (while 3.8.0 itself is accepted),
+  ``--identify`` with a target other than zookeeper.
+- Without ``--identify``, a 3.4 release (a jar built here that states 3.4.3) is refused as the live SUT with
+  one line naming its wire profile, never run as Debian's 3.8.0 instead; a 3.5+ release other than Debian's
+  is refused too, and Debian's own directory passes the release check (the run then stops on the empty
+  ``--traces`` directory, a different error).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from zkfle.conformance.zkserver import ZK_JAR
+
+DEBIAN = ZK_JAR.parent
+needs_debian_jar = pytest.mark.skipif(not ZK_JAR.is_file(), reason="Debian's zookeeper.jar is not installed")
+
+
+def zkfle(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zkfle", *argv], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zkfle: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def fake_release(root: Path, version: str) -> Path:
+    """An unpacked release of the 3.4 layout whose server jar states ``version`` in its manifest and name.
+    It is never started: the live release check refuses it before any server runs."""
+    (root / "lib").mkdir(parents=True)
+    with zipfile.ZipFile(root / f"zookeeper-{version}.jar", "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", f"Manifest-Version: 1.0\nImplementation-Version: {version}-1\n")
+        jar.writestr("org/apache/zookeeper/server/quorum/QuorumPeerMain.class", b"\xca\xfe\xba\xbe")
+    for name in ("slf4j-api-1.6.1.jar", "slf4j-log4j12-1.6.1.jar", "log4j-1.2.15.jar"):
+        with zipfile.ZipFile(root / "lib" / name, "w") as jar:
+            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+    return root
+
+
+@pytest.mark.zookeeper
+@needs_debian_jar
+def test_identify_debian_380_shows_the_fixed_behaviours(tmp_path: Path) -> None:
+    out = tmp_path / "identify.json"
+    proc = zkfle("conform", "--target", "zookeeper", "--identify", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ZooKeeper 3.8.0 (wire profile 3.5.0+)")
+    assert "peerEpoch outranks sid (ZK-1419 fixed)" in proc.stdout
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["version"] == "3.8.0" and report["as_expected"] is True
+    shown = {o["jira"]: o for o in report["observations"]}
+    assert set(shown) == {"ZK-1419", "ZK-1514", "ZK-1732"}
+    assert all(o["fixed"] for o in shown.values())
+    assert shown["ZK-1419"]["knobs"] == {"predicate": "3.8.0"}  # epoch before sid: the 3.8.0 predicate
+    assert "zookeeper-3.8.0" in report["consistent_profiles"]
+    assert "zookeeper-3.4.3" not in report["consistent_profiles"]
+
+
+def test_identify_empty_home_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", str(tmp_path), "--identify")
+    assert_one_line_error(proc, 2, "--zookeeper-home", "no zookeeper-X.Y.Z.jar")
+    assert proc.stdout == ""
+
+
+def test_identify_missing_home_and_bad_classpath_exit_2(tmp_path: Path) -> None:
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", str(tmp_path / "nope"), "--identify")
+    assert_one_line_error(proc, 2, "not a directory")
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-classpath", str(tmp_path / "x.jar"),
+                 "--identify")
+    assert_one_line_error(proc, 2, "--zookeeper-classpath", "no ZooKeeper server jar")
+
+
+@needs_debian_jar
+def test_version_contradicting_the_jar_exits_2(tmp_path: Path) -> None:
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-version", "3.4.3", "--identify")
+    assert_one_line_error(proc, 2, "--zookeeper-version 3.4.3 contradicts", "Info.class says 3.8.0")
+    # the twin: the version the jar states passes the check (the run then stops on the empty traces dir)
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-version", "3.8.0",
+                 "--traces", str(tmp_path))
+    line = assert_one_line_error(proc, 2, "no *.json trace files")
+    assert "contradicts" not in line
+
+
+def test_identify_needs_the_zookeeper_target() -> None:
+    proc = zkfle("conform", "--target", "node", "--identify")
+    assert_one_line_error(proc, 2, "--target zookeeper")
+
+
+def test_34_release_is_refused_as_live_sut(tmp_path: Path) -> None:
+    home = fake_release(tmp_path / "zookeeper-3.4.3", "3.4.3")
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", str(home), "--traces", str(tmp_path))
+    assert_one_line_error(proc, 2, "ZooKeeper 3.4.3", "3.4.0-3.4.5 wire profile", "not wired")
+    assert "3.8.0" not in proc.stdout
+
+
+def test_other_35_release_is_refused_as_live_sut(tmp_path: Path) -> None:
+    home = fake_release(tmp_path / "zookeeper-3.9.0", "3.9.0")
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", str(home), "--traces", str(tmp_path))
+    line = assert_one_line_error(proc, 2, "ZooKeeper 3.9.0", "starts only Debian's")
+    assert "wire profile" not in line
+
+
+@needs_debian_jar
+def test_debian_home_passes_the_live_release_check(tmp_path: Path) -> None:
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", str(DEBIAN),
+                 "--traces", str(tmp_path))
+    line = assert_one_line_error(proc, 2, "no *.json trace files")
+    assert "Debian" not in line and "wire profile" not in line
+
+
+def test_release_flags_need_the_zookeeper_target(tmp_path: Path) -> None:
+    proc = zkfle("conform", "--target", "core", "--zookeeper-home", str(tmp_path), "--traces", str(tmp_path))
+    assert_one_line_error(proc, 2, "--zookeeper-home", "--target zookeeper")
