@@ -103,6 +103,12 @@ class FleModel:
         self.bounds = mc.bounds
         self.track = mc.track_votes
         self.starts: tuple[ServerStart, ...] = tuple(mc.start_of(sid) for sid in self.sids)
+        # Precomputed per receiver j: (i, channel index i -> j, the Deliver action), so the hot loop of
+        # successors builds no action tuples and does no index arithmetic.
+        self.inbound: tuple[tuple[tuple[int, int, Action], ...], ...] = tuple(
+            tuple((i, i * self.n + j, ("Deliver", self.sids[i], self.sids[j])) for i in range(self.n))
+            for j in range(self.n)
+        )
         self.start_when_decided = frozenset(sid for sid, st in zip(self.sids, self.starts, strict=True)
                                             if st.after_decision)
         invariants, action_properties, liveness = properties.catalogue(self)
@@ -164,23 +170,26 @@ class FleModel:
         servers, channels, counters = state
         n = self.n
         sids = self.sids
+        emit = self._emit
+        deliver = self._deliver
+        inbound = self.inbound
         quiet = self._quiet(state)
         for j in range(n):
             sj = servers[j]
             if sj[ALIVE] != UP:
                 if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j, quiet):
-                    found = self._emit(cut, state, ("Restart", sids[j]), self._restart, j)
+                    found = emit(cut, state, ("Restart", sids[j]), self._restart, j)
                     if found is not None:
                         yield found
                 continue
             if sj[PEND] is not None:
-                found = self._emit(cut, state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
+                found = emit(cut, state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
                 if found is not None:
                     yield found
             else:
-                for i in range(n):
-                    if channels[i * n + j][INFL]:
-                        found = self._emit(cut, state, ("Deliver", sids[i], sids[j]), self._deliver, i, j)
+                for i, c, action in inbound[j]:
+                    if channels[c][INFL]:
+                        found = emit(cut, state, action, deliver, i, j)
                         if found is not None:
                             yield found
             if sj[FW] and sj[PEND] is None:
@@ -239,14 +248,19 @@ class FleModel:
         cut: list[Action] | None, state: State, action: Action, step: Callable[..., None], *args: int
     ) -> tuple[Action, State] | None:
         """Run one step on a scratch copy; None when it would overflow a channel (recorded in ``cut``)."""
-        w = _World(list(state[0]), list(state[1]), list(state[2]))
+        servers, channels, counters = state
+        w = _World(list(servers), list(channels), list(counters))
         try:
             step(w, *args)
         except _Overflow:
             if cut is not None:
                 cut.append(action)
             return None
-        return action, (tuple(w.srv), tuple(w.ch), tuple(w.ctr))
+        ctr = w.ctr
+        # Most steps leave the counters alone: share the old tuple rather than build an equal one.
+        if ctr[0] == counters[0] and ctr[1] == counters[1] and ctr[2] == counters[2]:
+            return action, (tuple(w.srv), tuple(w.ch), counters)
+        return action, (tuple(w.srv), tuple(w.ch), tuple(ctr))
 
     # ------------------------------------------------------------------ helpers
     def _fresh_server(self, k: int, sid: int, alive: int, cep: int, aep: int, zx: int) -> Server:
@@ -352,8 +366,17 @@ class FleModel:
     # ------------------------------------------------------------------ vote tracking (getVoteTracker)
     def _acks_looking(self, s: list[Any]) -> tuple[int, tuple[int, int] | None]:
         """Voters whose recvset entry equals the LOOKING candidate (full Vote.equals); their max ghost."""
-        cand = (s[PL], s[PZ], s[RND], s[PE])
-        return self._acks(s[RS], lambda e: (e[1], e[2], e[3], e[4]) == cand)
+        pl, pz, rnd, pe = s[PL], s[PZ], s[RND], s[PE]
+        bit = self.bit
+        mask = 0
+        ghost: tuple[int, int] | None = None
+        for e in s[RS]:  # an inlined _acks: this runs on nearly every delivery
+            if e[1] == pl and e[2] == pz and e[3] == rnd and e[4] == pe:
+                mask |= bit[e[0]]
+                g = (e[6], e[7])
+                if ghost is None or g > ghost:
+                    ghost = g
+        return mask, ghost
 
     def _acks(self, entries: tuple[Any, ...], match: Callable[[tuple[Any, ...]], bool]) -> tuple[int, Any]:
         mask = 0
