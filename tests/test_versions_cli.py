@@ -6,6 +6,7 @@
 - Its negative twins exit 2 with one ``zkfle: error:`` line and no traceback: ``--zookeeper-home`` at an
   empty directory, ``--zookeeper-version 3.4.3`` against the 3.8.0 jar (while 3.8.0 itself is accepted),
   ``--identify`` with a target other than zookeeper.
+- With no java on PATH, ``--identify`` exits 3 with the install hint (the twin of the 3.8.0 run).
 - Without ``--identify``, a 3.4 release (a jar built here that states 3.4.3) is refused as the live SUT with
   one line naming its wire profile, never run as Debian's 3.8.0 instead; a 3.5+ release other than Debian's
   is refused too, and Debian's own directory passes the release check (the run then stops on the empty
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -74,6 +76,20 @@ def test_identify_debian_380_shows_the_fixed_behaviours(tmp_path: Path) -> None:
     assert "zookeeper-3.4.3" not in report["consistent_profiles"]
 
 
+@pytest.mark.zookeeper
+@pytest.mark.skipif(not os.environ.get("ZKFLE_ZK343_HOME"),
+                    reason="set ZKFLE_ZK343_HOME to an unpacked ZooKeeper 3.4.3 release (docs/versions.md)")
+def test_identify_343_shows_the_old_behaviours() -> None:
+    """The twin of the 3.8.0 run on a real 3.4.3 (local runs only: Debian ships 3.8.0 alone)."""
+    proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", os.environ["ZKFLE_ZK343_HOME"],
+                 "--identify", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["version"] == "3.4.3" and report["wire_profile"] == "3.4.0-3.4.5"
+    assert not any(o["fixed"] for o in report["observations"])
+    assert report["consistent_profiles"] == ["zookeeper-3.4.3"]
+
+
 def test_identify_empty_home_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = zkfle("conform", "--target", "zookeeper", "--zookeeper-home", str(tmp_path), "--identify")
     assert_one_line_error(proc, 2, "--zookeeper-home", "no zookeeper-X.Y.Z.jar")
@@ -129,3 +145,11 @@ def test_debian_home_passes_the_live_release_check(tmp_path: Path) -> None:
 def test_release_flags_need_the_zookeeper_target(tmp_path: Path) -> None:
     proc = zkfle("conform", "--target", "core", "--zookeeper-home", str(tmp_path), "--traces", str(tmp_path))
     assert_one_line_error(proc, 2, "--zookeeper-home", "--target zookeeper")
+
+
+def test_identify_without_java_exits_3(tmp_path: Path) -> None:
+    """No java on PATH is the machine's problem, not the user's flags: exit 3 with the install hint."""
+    proc = subprocess.run([sys.executable, "-m", "zkfle", "conform", "--target", "zookeeper", "--identify"],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={"PATH": str(tmp_path), "HOME": str(tmp_path)})
+    assert_one_line_error(proc, 3, "no 'java' executable", "apt-get install")
