@@ -150,7 +150,7 @@ class FleModel:
             servers.append(server)
         up = [s[ALIVE] == UP for s in servers]
         channels = [(None, (), None, up[c // self.n] and up[c % self.n]) for c in range(self.n * self.n)]
-        w = _World(servers, channels, [0, 0, 0])
+        w = _World(servers, channels, (0, 0, 0))
         for k in range(self.n):
             if servers[k][ALIVE] == UP:
                 self._send_notifications(w, k, servers[k])
@@ -249,18 +249,14 @@ class FleModel:
     ) -> tuple[Action, State] | None:
         """Run one step on a scratch copy; None when it would overflow a channel (recorded in ``cut``)."""
         servers, channels, counters = state
-        w = _World(list(servers), list(channels), list(counters))
+        w = _World(list(servers), list(channels), counters)
         try:
             step(w, *args)
         except _Overflow:
             if cut is not None:
                 cut.append(action)
             return None
-        ctr = w.ctr
-        # Most steps leave the counters alone: share the old tuple rather than build an equal one.
-        if ctr[0] == counters[0] and ctr[1] == counters[1] and ctr[2] == counters[2]:
-            return action, (tuple(w.srv), tuple(w.ch), counters)
-        return action, (tuple(w.srv), tuple(w.ch), tuple(ctr))
+        return action, (tuple(w.srv), tuple(w.ch), w.ctr)
 
     # ------------------------------------------------------------------ helpers
     def _fresh_server(self, k: int, sid: int, alive: int, cep: int, aep: int, zx: int) -> Server:
@@ -392,7 +388,13 @@ class FleModel:
     @staticmethod
     def _put(entries: tuple[Any, ...], entry: tuple[Any, ...]) -> tuple[Any, ...]:
         """recvset.put / outofelection.put: one entry per sender sid, kept sorted."""
-        return tuple(sorted([e for e in entries if e[0] != entry[0]] + [entry]))
+        if not entries:
+            return (entry,)
+        sid = entry[0]
+        kept = [e for e in entries if e[0] != sid]
+        kept.append(entry)
+        kept.sort()
+        return tuple(kept)
 
     def _check_leader(self, s: list[Any], k: int, votes: tuple[Any, ...], leader: int, rnd: int) -> bool:
         """FastLeaderElection.checkLeader."""
@@ -411,35 +413,36 @@ class FleModel:
         c = i * self.n + j
         slot, infl, last, conn = w.ch[c]
         msg = infl[0]
-        if slot is not None and (conn or not self.reconnects):
+        if slot is None:  # always under fifo: just the head leaves the channel
+            w.ch[c] = (None, infl[1:], last, conn)
+        elif conn or not self.reconnects:
             # The blocked SendWorker moves on: the queued message goes on the wire behind the others.
             w.ch[c] = (None, (*infl[1:], slot), slot if self.reconnects else None, conn)
         else:
             w.ch[c] = (slot, infl[1:], last, conn)
-        s = list(w.srv[j])
-        sid_i = self.sids[i]
-        mst, _, _, mrnd, _, _, _ = msg
+        sj = w.srv[j]  # only the LOOKING branch changes the receiver: the others keep its tuple
+        mst = msg[0]
         if not self.is_voter[i]:
             # WorkerReceiver: a non-voter gets currentVote and logicalclock, and is never counted.
-            cl, cz, _, cpe = s[CV]
-            self._send(w, j, i, self._msg(s, s[ST], cl, cz, s[RND], cpe))
-            w.srv[j] = tuple(s)
+            cl, cz, _, cpe = sj[CV]
+            self._send(w, j, i, self._msg(sj, sj[ST], cl, cz, sj[RND], cpe))
             return
-        if s[ST] == LOOKING:
-            if mst == LOOKING and mrnd < s[RND]:
+        if sj[ST] == LOOKING:
+            if mst == LOOKING and msg[3] < sj[RND]:
                 # WorkerReceiver: a LOOKING sender from an older round gets the live proposal and round.
-                self._send(w, j, i, self._msg(s, LOOKING, s[PL], s[PZ], s[RND], s[PE]))
+                self._send(w, j, i, self._msg(sj, LOOKING, sj[PL], sj[PZ], sj[RND], sj[PE]))
+            s = list(sj)
             if s[FW]:
-                self._drain(s, sid_i, msg)
+                self._drain(s, self.sids[i], msg)
             else:
-                self._look_for_leader(w, j, s, sid_i, msg)
+                self._look_for_leader(w, j, s, self.sids[i], msg)
+            w.srv[j] = tuple(s)
         elif mst == LOOKING:
             # WorkerReceiver: a decided server answers a LOOKING sender with its currentVote.
-            cl, cz, crnd, cpe = s[CV]
-            rnd = crnd if self.variant.update_election_vote else s[RND]
-            self._send(w, j, i, self._msg(s, s[ST], cl, cz, rnd, cpe))
+            cl, cz, crnd, cpe = sj[CV]
+            rnd = crnd if self.variant.update_election_vote else sj[RND]
+            self._send(w, j, i, self._msg(sj, sj[ST], cl, cz, rnd, cpe))
         # FOLLOWING/LEADING/OBSERVING notifications to a decided server are dropped.
-        w.srv[j] = tuple(s)
 
     def _drain(self, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
         """lookForLeader's finalizeWait loop: a better vote is re-queued (ending the wait), others dropped."""
@@ -545,7 +548,8 @@ class FleModel:
 
     def _timeout(self, w: _World, j: int) -> None:
         """lookForLeader's poll timed out: haveDelivered() ? sendNotifications() : connectAll()."""
-        w.ctr[TIMEOUTS] += 1 if self.bounds.timeouts is not None else 0
+        if self.bounds.timeouts is not None:
+            w.bump(TIMEOUTS)
         s = w.srv[j]
         self._send_notifications(w, j, s)
 
@@ -654,7 +658,7 @@ class FleModel:
                 s = list(w.srv[i])
                 s[ZX] = zxid
                 w.srv[i] = tuple(s)
-        w.ctr[TXNS] += 1
+        w.bump(TXNS)
 
     def _leader_has_quorum(self, state: State, k: int) -> bool:
         s = state[0][k]
@@ -700,7 +704,7 @@ class FleModel:
             w.ch[k * n + i] = EMPTY_CHANNEL
             slot, _, last, _ = w.ch[i * n + k]
             w.ch[i * n + k] = (slot, (), last, False)
-        w.ctr[CRASHES] += 1
+        w.bump(CRASHES)
 
     def _restart(self, w: _World, k: int) -> None:
         """The process (re)starts: a new FLE object (logicalclock 0), lookForLeader (round 1), broadcast."""
@@ -765,10 +769,16 @@ class _World:
 
     __slots__ = ("ch", "ctr", "srv")
 
-    def __init__(self, srv: list[Server], ch: list[tuple[Any, ...]], ctr: list[int]) -> None:
+    def __init__(self, srv: list[Server], ch: list[tuple[Any, ...]], ctr: tuple[int, ...]) -> None:
         self.srv = srv
         self.ch = ch
-        self.ctr = ctr
+        self.ctr = ctr  # a tuple, shared with the old state until a step bumps a counter
+
+    def bump(self, k: int) -> None:
+        """counters[k] += 1 (copy on write: most steps touch no counter)."""
+        ctr = list(self.ctr)
+        ctr[k] += 1
+        self.ctr = tuple(ctr)
 
     def freeze(self) -> State:
-        return (tuple(self.srv), tuple(self.ch), tuple(self.ctr))
+        return (tuple(self.srv), tuple(self.ch), self.ctr)
