@@ -109,6 +109,13 @@ class FleModel:
             tuple((i, i * self.n + j, ("Deliver", self.sids[i], self.sids[j])) for i in range(self.n))
             for j in range(self.n)
         )
+        # ... and per sender j under zk: (i, channel index j -> i, the Transmit action), loop-back excluded.
+        self.outbound: tuple[tuple[tuple[int, int, Action], ...], ...] = tuple(
+            tuple(
+                (i, j * self.n + i, ("Transmit", self.sids[j], self.sids[i])) for i in range(self.n) if i != j
+            )
+            for j in range(self.n)
+        )
         self.start_when_decided = frozenset(sid for sid, st in zip(self.sids, self.starts, strict=True)
                                             if st.after_decision)
         invariants, action_properties, liveness = properties.catalogue(self)
@@ -173,6 +180,9 @@ class FleModel:
         emit = self._emit
         deliver = self._deliver
         inbound = self.inbound
+        outbound = self.outbound if self.zk else None
+        bounds = self.bounds
+        max_in_flight = bounds.max_in_flight
         quiet = self._quiet(state)
         for j in range(n):
             sj = servers[j]
@@ -193,53 +203,51 @@ class FleModel:
                         if found is not None:
                             yield found
             if sj[FW] and sj[PEND] is None:
-                found = self._emit(cut, state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
+                found = emit(cut, state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
                 if found is not None:
                     yield found
-            if self.zk:
-                for i in range(n):
-                    if i != j and servers[i][ALIVE] == UP:
-                        ch = channels[j * n + i]
-                        if ch[SLOT] is not None and len(ch[INFL]) < self.bounds.max_in_flight:
-                            transmit = ("Transmit", sids[j], sids[i])
-                            found = self._emit(cut, state, transmit, self._transmit, j, i)
-                            if found is not None:
-                                yield found
+            if outbound is not None:
+                for i, c, transmit in outbound[j]:
+                    ch = channels[c]
+                    if ch[SLOT] is not None and servers[i][ALIVE] == UP and len(ch[INFL]) < max_in_flight:
+                        found = emit(cut, state, transmit, self._transmit, j, i)
+                        if found is not None:
+                            yield found
             st = sj[ST]
             if st == LOOKING:
                 if quiet and self._timeout_allowed(counters) and self._have_delivered(state, j):
-                    found = self._emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
+                    found = emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
                     if found is not None:
                         yield found
             elif st == LEADING:
                 if sj[ZAB] == 0:
                     epoch = self._establish_epoch(state, j)
-                    if epoch is not None and epoch <= self.bounds.epochs:
-                        found = self._emit(cut, state, ("Establish", sids[j]), self._establish, j)
+                    if epoch is not None and epoch <= bounds.epochs:
+                        found = emit(cut, state, ("Establish", sids[j]), self._establish, j)
                         if found is not None:
                             yield found
                     elif epoch is not None and cut is not None:
                         cut.append(("Establish", sids[j]))  # the epoch bound, not the protocol, stops it
-                if sj[ZAB] > 0 and counters[TXNS] < self.bounds.txns:
+                if sj[ZAB] > 0 and counters[TXNS] < bounds.txns:
                     for qmask in self._commit_quorums(state, j):
-                        found = self._emit(cut, state, ("Commit", sids[j], qmask), self._commit, j, qmask)
+                        found = emit(cut, state, ("Commit", sids[j], qmask), self._commit, j, qmask)
                         if found is not None:
                             yield found
-                if quiet and sj[RND] < self.bounds.max_round and not self._leader_has_quorum(state, j):
-                    found = self._emit(cut, state, ("LeaderQuit", sids[j]), self._quit, j)
+                if quiet and sj[RND] < bounds.max_round and not self._leader_has_quorum(state, j):
+                    found = emit(cut, state, ("LeaderQuit", sids[j]), self._quit, j)
                     if found is not None:
                         yield found
             else:
                 if self._may_join(state, j):
-                    found = self._emit(cut, state, ("Join", sids[j]), self._join, j)
+                    found = emit(cut, state, ("Join", sids[j]), self._join, j)
                     if found is not None:
                         yield found
-                if quiet and sj[RND] < self.bounds.max_round and self._leader_lost(state, j):
-                    found = self._emit(cut, state, ("FollowerQuit", sids[j]), self._quit, j)
+                if quiet and sj[RND] < bounds.max_round and self._leader_lost(state, j):
+                    found = emit(cut, state, ("FollowerQuit", sids[j]), self._quit, j)
                     if found is not None:
                         yield found
-            if counters[CRASHES] < self.bounds.crashes and (quiet or not self.bounds.faults_when_quiet):
-                found = self._emit(cut, state, ("Crash", sids[j]), self._crash, j)
+            if counters[CRASHES] < bounds.crashes and (quiet or not bounds.faults_when_quiet):
+                found = emit(cut, state, ("Crash", sids[j]), self._crash, j)
                 if found is not None:
                     yield found
 
