@@ -96,14 +96,6 @@ class RecordingModel(FleModel):
                     continue
             yield action, nxt
 
-    def action_to_itf(self, action: Action) -> dict[str, Any]:
-        name = action[0]
-        if name in ("Deliver", "Transmit"):
-            return {"src": action[1], "dst": action[2]}
-        if name == "Commit":
-            return {"leader": action[1], "quorum": action[2]}
-        return {"server": action[1]}
-
 
 def message_record(m: Msg) -> dict[str, Any]:
     return {"src": m[0], "dst": m[1], "state": STATE_NAMES[m[2]], "leader": m[3], "zxid": m[4],

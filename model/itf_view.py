@@ -91,7 +91,7 @@ def action_to_itf(action: Action) -> dict[str, Any]:
     """The action's parameters by name (zkfle.itf adds the action's name)."""
     name = action[0]
     if name in ("Deliver", "Transmit"):
-        return {"from": action[1], "to": action[2]}
+        return {"src": action[1], "dst": action[2]}  # as conformance traces name them (one ITF format)
     if name == "Commit":
         return {"leader": action[1], "quorumMask": action[2]}
     return {"server": action[1]}
