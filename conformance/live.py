@@ -366,11 +366,10 @@ class Lane:
         A played server is the harness, not a ZooKeeper: its transport would re-send its last notification on
         every new connection (QuorumCnxManager's SendWorker does), and the SUT would act on that stale copy
         (an earlier trace's FOLLOWING/LEADING vote made a LOOKING SUT follow: docs/divergences.md, D2). The
-        traces are on the model's fifo channel, which has no such re-send. ``QuorumCnxManager`` has no public
-        way to forget it, hence the private field.
+        traces are on the model's fifo channel, which has no such re-send.
         """
         for qcm in self.qcms.values():
-            qcm._last_sent.pop(self.sut, None)
+            qcm.forget_last_sent(self.sut)
 
     async def reset(self) -> None:
         """Bring the SUT to a clean new election and learn its round (round0); the boxes are emptied."""

@@ -186,6 +186,14 @@ class QuorumCnxManager:
         self._wakeup(sid).set()
         self.connect_one(sid)
 
+    def forget_last_sent(self, sid: int) -> None:
+        """Drop ``lastMessageSent[sid]``, so the next connection to sid re-sends nothing stale.
+
+        Not a ZooKeeper operation: for a harness that plays servers over the wire and must not let one trace's
+        last notification leak into the next (zkfle.conformance.live).
+        """
+        self._last_sent.pop(sid, None)
+
     def have_delivered(self) -> bool:
         """``QuorumCnxManager.haveDelivered``: true as soon as any peer's slot is empty."""
         return any(slot is None for slot in self._slots.values())

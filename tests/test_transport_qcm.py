@@ -342,6 +342,35 @@ def test_the_last_message_is_re_sent_on_every_new_connection() -> None:
             assert await next_frame(r3) == b"newer"
             w3.close()
         await small.close()
+    asyncio.run(go())
+
+
+def test_forget_last_sent_means_a_new_connection_re_sends_nothing() -> None:
+    """The conformance harness's hook: after forget_last_sent(sid) a reconnect carries no stale copy."""
+
+    async def go() -> None:
+        servers = specs(1, 2)
+        small = RawListener()
+        await small.start(servers[1].election_port)
+        async with peers(servers, 2) as p:
+            p[2].qcm.to_send(1, b"stale")
+            r1, w1 = await small.accept()
+            await read_handshake(r1, WAIT)
+            assert await next_frame(r1) == b"stale"
+            w1.close()
+            async with asyncio.timeout(WAIT):
+                while 1 in p[2].qcm.connected():
+                    await asyncio.sleep(0.01)
+            p[2].qcm.forget_last_sent(1)
+            p[2].qcm.connect_all()
+            r2, w2 = await small.accept()
+            await read_handshake(r2, WAIT)
+            with pytest.raises(TimeoutError):  # without the forget, "stale" would arrive at once
+                await asyncio.wait_for(next_frame(r2), 0.3)
+            p[2].qcm.to_send(1, b"fresh")
+            assert await next_frame(r2) == b"fresh"
+            w2.close()
+        await small.close()
 
     run(go)
 
