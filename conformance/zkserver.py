@@ -64,6 +64,26 @@ _NOTIFICATION = re.compile(
 )
 
 
+def kill9_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL ``proc`` (a crash) and wait for it to be gone; nothing if it is not running."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM ``proc`` and wait ``timeout`` seconds; SIGKILL if it lingers. Idempotent."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill9_process(proc)
+
+
 @dataclass(frozen=True)
 class LoggedNotification:
     """One ``Notification:`` log line of a real server (``WorkerReceiver``); hex fields as Java longs."""
@@ -247,23 +267,11 @@ class ZooKeeperServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait; SIGKILL if it lingers. Idempotent."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill9()
+        stop_process(self._proc, timeout)
 
     def kill9(self) -> None:
         """SIGKILL (a crash) and wait for the process to be gone."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill9_process(self._proc)
 
     @property
     def running(self) -> bool:

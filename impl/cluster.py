@@ -29,11 +29,8 @@ or an interactive loop with a live table refreshed four times a second.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -47,7 +44,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from zkfle.conformance.zkserver import free_ports
+from zkfle.conformance.zkserver import free_ports, kill9_process, stop_process
 from zkfle.errors import UserInputError
 from zkfle.impl.epochs import ACCEPTED_EPOCH, CURRENT_EPOCH, LAST_ZXID, VERSION_DIR, write_long_atomic
 from zkfle.impl.fourlw import ask
@@ -89,22 +86,10 @@ class NodeProcess:
                                          start_new_session=True)
 
     def kill9(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill9_process(self.proc)
 
     def stop(self, timeout: float = 5.0) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill9()
+        stop_process(self.proc, timeout)
 
     def status(self, timeout: float = 0.5) -> dict[str, object] | None:
         """The node's ``zkst`` snapshot, or None if it does not answer."""
