@@ -130,12 +130,7 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     """Any subcommand that reads a zoo.cfg must fail with one line, not a traceback."""
     bad = tmp_path / "zoo.cfg"
     bad.write_text("server.1=h:1:nope\n")
-    from zkfle.cli import build_parser
-
-    commands = [c for c in ("check", "prove") if c in build_parser()._subparsers._group_actions[0].choices]  # type: ignore[union-attr]
-    if not commands:
-        pytest.skip("no subcommand that reads a zoo.cfg is registered yet")
-    for command in commands:
+    for command in ("check", "prove", "node"):
         argv = [command, "--config", str(bad)]
         if command == "prove":
             argv = [command, "quorums", "--config", str(bad)]
