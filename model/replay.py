@@ -67,8 +67,20 @@ def action_of(entry: dict[str, Any]) -> Action:
     if "args" in params:
         args = [_int(a) if not isinstance(a, str) else a for a in params["args"]]
     else:
-        args = [_int(params[k]) for k in sorted(params, key=lambda k: int(k[1:]) if k[1:].isdigit() else 0)]
+        args = [_int(params[k]) for k in _param_order(params)]
     return (str(name), *args)
+
+
+# The model's parameter names in action order (model/itf_view.action_to_itf; "from"/"to" in older traces).
+_NAMED_PARAMS = (("src", "dst"), ("from", "to"), ("leader", "quorumMask"), ("server",))
+
+
+def _param_order(params: dict[str, Any]) -> list[str]:
+    """Parameter names in the action tuple's order: by the model's names, else p1, p2, ... by number."""
+    for names in _NAMED_PARAMS:
+        if set(params) == set(names):
+            return list(names)
+    return sorted(params, key=lambda k: int(k[1:]) if k[1:].isdigit() else 0)
 
 
 def read(path: str | Path) -> tuple[dict[str, Any], list[Action]]:

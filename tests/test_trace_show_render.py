@@ -169,3 +169,16 @@ def test_a_lasso_loop_is_marked_in_the_story(zk1419_trace: Path) -> None:
     lines = narrate(r.model, r.path, "", loop=2)
     assert lines[2].endswith("<- the loop starts here") and "loop starts" not in lines[1] + lines[3]
     assert lines[-1] == "     ... back to the state after step 2, forever (a lasso)"
+
+
+def test_action_parameters_are_read_by_name_not_by_key_order() -> None:
+    """A trace written by another tool may order a record's keys differently: src/dst still mean src/dst."""
+    from zkfle.model.replay import action_of
+
+    big = {"#bigint": "2"}
+    entry = {"#meta": {"action": "Deliver", "params": {"dst": {"#bigint": "1"}, "src": big}}}
+    assert action_of(entry) == ("Deliver", 2, 1)
+    legacy = {"#meta": {"action": "Deliver", "params": {"to": 1, "from": 2}}}
+    assert action_of(legacy) == ("Deliver", 2, 1)
+    positional = {"#meta": {"action": "Commit", "params": {"p2": 6, "p1": 3}}}
+    assert action_of(positional) == ("Commit", 3, 6)
