@@ -740,8 +740,16 @@ class FleModel:
         return int(action[1])
 
     def canonical(self, state: State) -> State:
-        """Identity: the tie-break depends on sid order and every server carries its sid in currentVote."""
-        return state
+        """The representative of ``state`` under the symmetries the model has (model/reduction.py)."""
+        from zkfle.model import reduction
+
+        return reduction.canonical(self, state)
+
+    def ample(self, state: State, succ: list[tuple[Action, State]]) -> list[int] | None:
+        """A persistent, invisible subset of ``succ`` (positions), or None (model/reduction.py)."""
+        from zkfle.model import reduction
+
+        return reduction.ample(self, state, succ)
 
     def state_to_itf(self, state: State) -> dict[str, Any]:
         from zkfle.model import itf_view

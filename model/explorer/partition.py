@@ -297,7 +297,7 @@ class Partition:
             if len(succ) > 0xFFFF:
                 self._widen_via(len(succ))
             via_append = self.via.append
-            chosen = ample.choose(succ) if ample is not None else None
+            chosen = ample.choose(succ, state) if ample is not None else None
             reduced = chosen is not None
             positions = range(len(succ)) if chosen is None else chosen
             self.generated += len(positions)
@@ -355,7 +355,7 @@ class Partition:
             succ = list(self.model.successors(state))
         if done is None:
             chooser = self.ample
-            done = (chooser.choose(succ) if chooser is not None else None) or []
+            done = (chooser.choose(succ, state) if chooser is not None else None) or []
         skip = set(done)
         parts, me = self.parts, self.me
         for pos, (action, target) in enumerate(succ):

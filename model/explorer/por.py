@@ -40,14 +40,20 @@ class AmpleChooser:
         self._actor: Callable[[Action], Hashable | None] | None = getattr(model, "actor", None)
         self._visible: Callable[[Action], bool] | None = getattr(model, "visible", None)
         self._independent: Callable[[Action, Action], bool] | None = getattr(model, "independent", None)
+        # A model that knows its own persistent sets (they may depend on the state, e.g. which channels are
+        # empty) supplies ample(state, succ) -> positions | None and answers for C0-C2 itself.
+        self._model_ample: Callable[[Any, list[tuple[Action, Any]]], list[int] | None] | None = getattr(
+            model, "ample", None)
 
     @property
     def usable(self) -> bool:
         """Whether the model supplies what a reduction needs (``actor`` and ``visible``)."""
-        return self._actor is not None and self._visible is not None
+        return self._model_ample is not None or (self._actor is not None and self._visible is not None)
 
-    def choose(self, succ: list[tuple[Action, Any]]) -> list[int] | None:
+    def choose(self, succ: list[tuple[Action, Any]], state: Any = None) -> list[int] | None:
         """Positions (into ``succ``) of a reduced ample set, or None to expand everything."""
+        if self._model_ample is not None:
+            return self._model_ample(state, succ)
         actor = self._actor
         visible = self._visible
         if actor is None or visible is None or len(succ) < 2:
