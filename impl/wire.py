@@ -9,7 +9,8 @@ Rules (``QuorumCnxManager`` and ``FastLeaderElection`` of 3.8.0; all integers bi
   closes the socket.
 - **Frames** (``SendWorker.send`` / ``RecvWorker.run``): ``int32 length`` in 1..524288 then the payload. Any
   other length is a ``FrameError``: the connection is closed. A length is checked before a single byte of the
-  payload is buffered, so a huge length never allocates.
+  payload is buffered, so a huge length never allocates. The frame functions take ``max_size`` for a line
+  with another PACKETMAXSIZE (3.4.x: 1 MiB, ``zkfle.impl.wire_profiles``); the default is 3.8.0's.
 - **Notifications** (``FastLeaderElection.buildMsg`` / ``WorkerReceiver.run``), by payload length:
   28 bytes "v0" (``peerEpoch := zxid >> 32``, version 0); 29..39 dropped; 40 bytes (peerEpoch read,
   version *not* read, version 0); 41+ bytes read the version, and only a version > 1 reads
@@ -240,28 +241,33 @@ async def read_handshake(reader: asyncio.StreamReader, timeout: float) -> Handsh
 # -------------------------------------------------------------------------------------------------- frames
 
 
-def check_frame_length(length: int) -> int:
-    """``RecvWorker.run``: a frame length must be 1..PACKETMAXSIZE, otherwise the connection is closed."""
-    if length <= 0 or length > PACKET_MAX_SIZE:
-        raise FrameError(f"peer sent a frame with invalid length {length} (1..{PACKET_MAX_SIZE})")
+def check_frame_length(length: int, max_size: int = PACKET_MAX_SIZE) -> int:
+    """``RecvWorker.run``: a frame length must be 1..PACKETMAXSIZE, otherwise the connection is closed.
+
+    ``max_size`` is the receiving line's PACKETMAXSIZE: 512 KiB for 3.8.0 (the default), 1 MiB for 3.4.x
+    (``zkfle.impl.wire_profiles``).
+    """
+    if length <= 0 or length > max_size:
+        raise FrameError(f"peer sent a frame with invalid length {length} (1..{max_size})")
     return length
 
 
-def encode_frame(payload: bytes) -> bytes:
-    """``SendWorker.send``: ``int32 length`` then the payload."""
-    if not 0 < len(payload) <= PACKET_MAX_SIZE:
-        raise ValueError(f"a frame payload must be 1..{PACKET_MAX_SIZE} bytes, got {len(payload)}")
+def encode_frame(payload: bytes, max_size: int = PACKET_MAX_SIZE) -> bytes:
+    """``SendWorker.send``: ``int32 length`` then the payload (1..``max_size`` bytes)."""
+    if not 0 < len(payload) <= max_size:
+        raise ValueError(f"a frame payload must be 1..{max_size} bytes, got {len(payload)}")
     return _INT32.pack(len(payload)) + payload
 
 
 class FrameReader:
     """Incremental frame parser: ``feed`` returns the complete payloads so far; a bad length raises
     ``FrameError`` at once (before any of its payload is buffered). Holds at most one frame plus one fed
-    chunk."""
+    chunk. ``max_size`` is the largest payload accepted (PACKETMAXSIZE of the line being spoken)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int = PACKET_MAX_SIZE) -> None:
         self._buf = bytearray()
         self._need: int | None = None
+        self.max_size = max_size
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
@@ -271,7 +277,7 @@ class FrameReader:
                 if len(self._buf) < 4:
                     return out
                 (length,) = _INT32.unpack_from(self._buf, 0)
-                self._need = check_frame_length(length)
+                self._need = check_frame_length(length, self.max_size)
                 del self._buf[:4]
             if len(self._buf) < self._need:
                 return out
@@ -285,7 +291,7 @@ class FrameReader:
         return len(self._buf) + (4 if self._need is not None else 0)
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+async def read_frame(reader: asyncio.StreamReader, max_size: int = PACKET_MAX_SIZE) -> bytes | None:
     """One frame's payload; ``None`` on a clean end of stream between frames; ``FrameError`` otherwise."""
     try:
         header = await reader.readexactly(4)
@@ -294,7 +300,7 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
             return None
         got = len(exc.partial)
         raise FrameError(f"peer closed the connection inside a frame length ({got} of 4 bytes)") from None
-    length = check_frame_length(_INT32.unpack(header)[0])
+    length = check_frame_length(_INT32.unpack(header)[0], max_size)
     try:
         return await reader.readexactly(length)
     except asyncio.IncompleteReadError as exc:

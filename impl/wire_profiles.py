@@ -91,9 +91,11 @@ class WireProfile:
 
     def encode_frame(self, payload: bytes) -> bytes:
         """``SendWorker.send``: ``int32 length`` then the payload."""
-        if not 0 < len(payload) <= self.packet_max_size:
-            raise ValueError(f"a {self.name} frame payload must be 1..{self.packet_max_size} bytes")
-        return _INT32.pack(len(payload)) + payload
+        return wire.encode_frame(payload, self.packet_max_size)
+
+    def frame_reader(self) -> wire.FrameReader:
+        """``RecvWorker.run``'s framing with this line's PACKETMAXSIZE."""
+        return wire.FrameReader(self.packet_max_size)
 
     # ------------------------------------------------------------------------- strict decode of its output
 

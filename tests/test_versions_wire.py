@@ -82,6 +82,10 @@ def test_frame_limits_differ_between_lines() -> None:
     assert ZK_3_4_0.encode_frame(big)[:4] == bytes.fromhex("00096000")
     with pytest.raises(ValueError):
         ZK_3_5_0.encode_frame(big)
+    # reading: each line's reader takes what its own line may send and refuses the other's oversize frame
+    assert ZK_3_4_0.frame_reader().feed(ZK_3_4_0.encode_frame(big)) == [big]
+    with pytest.raises(wire.FrameError, match="invalid length 614400"):
+        ZK_3_5_0.frame_reader().feed(ZK_3_4_0.encode_frame(big))
 
 
 # ------------------------------------------------------------------------------------ strict decode of output

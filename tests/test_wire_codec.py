@@ -24,6 +24,7 @@ from zkfle.impl.wire import (
     NotificationLayout,
     UnknownStateError,
     WireError,
+    check_frame_length,
     decode_notification,
     encode_frame,
     encode_handshake,
@@ -172,6 +173,30 @@ def test_frame_layout_and_length_bounds() -> None:
         encode_frame(b"")
     with pytest.raises(ValueError, match=r"1\.\.524288"):
         encode_frame(bytes(PACKET_MAX_SIZE + 1))
+
+
+def test_frame_max_size_is_a_parameter_both_ways() -> None:
+    """3.4.x allows 1 MiB frames (``wire_profiles``); the default stays 3.8.0's 512 KiB."""
+    one_mib = 1024 * 1024
+    over_default = bytes(PACKET_MAX_SIZE + 1)
+    assert FrameReader(one_mib).feed(encode_frame(over_default, one_mib)) == [over_default]
+    assert FrameReader(one_mib).feed(encode_frame(bytes(one_mib), one_mib)) == [bytes(one_mib)]
+    check_frame_length(one_mib, one_mib)
+    # the twin: the same frame is too big for the default reader, and one byte more is too big for 1 MiB
+    with pytest.raises(FrameError, match="invalid length 524289"):
+        FrameReader().feed(encode_frame(over_default, one_mib))
+    with pytest.raises(FrameError, match=r"invalid length 1048577 \(1\.\.1048576\)"):
+        check_frame_length(one_mib + 1, one_mib)
+    with pytest.raises(ValueError, match=r"1\.\.1048576"):
+        encode_frame(bytes(one_mib + 1), one_mib)
+
+    async def go(data: bytes, max_size: int) -> bytes | None:
+        return await asyncio.wait_for(read_frame(_stream(data, eof=False), max_size), 5)
+
+    framed = encode_frame(over_default, one_mib)
+    assert asyncio.run(go(framed, one_mib)) == over_default
+    with pytest.raises(FrameError, match="invalid length 524289"):
+        asyncio.run(go(framed, PACKET_MAX_SIZE))
 
 
 def test_a_huge_length_never_allocates() -> None:
