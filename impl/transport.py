@@ -22,6 +22,13 @@ Rules (QCM of 3.8.0, see docs/wire.md for where and why this module differs):
   message for a peer that is not connected, the dial is retried with exponential backoff
   (``RETRY_MIN`` .. ``RETRY_MAX`` seconds), which also covers a larger sid whose dial-back never came.
 
+- **Another release line's wire** (``wire_profile``, a ``zkfle.impl.wire_profiles.WireProfile``): the
+  handshake written is that line's (the sid alone for 3.4.x), the acceptor reads handshakes as that line's
+  ``receiveConnection`` does (3.4.0-3.4.5 take any first int64 as the sid, so a 3.5 handshake is the sid
+  -65536, smaller than any myid: closed), and frames are bounded by that line's PACKETMAXSIZE (1 MiB for
+  3.4.x). Payloads stay opaque bytes: the caller encodes and decodes notifications with the same profile.
+  Without a profile, everything is 3.8.0's (``zkfle.impl.wire``).
+
 Theory of operation: all state lives in the event loop's thread; call every method from it. A connection is a
 ``_Connection`` with a receive task (``RecvWorker``) and a send task (``SendWorker``); when either ends, both
 end, the connection leaves ``connected()``, and a retry is scheduled if a message is still waiting.
@@ -47,6 +54,7 @@ from zkfle.impl.wire import (
     read_frame,
     read_handshake,
 )
+from zkfle.impl.wire_profiles import WireProfile
 from zkfle.zoocfg import ServerSpec
 
 Address = tuple[str, int]
@@ -102,6 +110,7 @@ class QuorumCnxManager:
         connect_timeout: float = 5.0,
         socket_timeout: float = 10.0,
         log: logging.Logger | None = None,
+        wire_profile: WireProfile | None = None,
     ) -> None:
         if myid not in servers and listen_host is None:
             raise UserInputError(f"server {myid} is not in the configuration and no listen host was given")
@@ -124,6 +133,8 @@ class QuorumCnxManager:
         self._backoff: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._observer_counter = -1  # QuorumCnxManager.observerCounter
+        self.wire_profile = wire_profile
+        self.max_size = wire_profile.packet_max_size if wire_profile is not None else PACKET_MAX_SIZE
         self._stopped = False
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -177,8 +188,8 @@ class QuorumCnxManager:
 
     def to_send(self, sid: int, payload: bytes) -> None:
         """``QuorumCnxManager.toSend``: put ``payload`` in ``sid``'s slot (replacing an unsent one), dial."""
-        if not 0 < len(payload) <= PACKET_MAX_SIZE:
-            raise ValueError(f"a message must be 1..{PACKET_MAX_SIZE} bytes, got {len(payload)}")
+        if not 0 < len(payload) <= self.max_size:
+            raise ValueError(f"a message must be 1..{self.max_size} bytes, got {len(payload)}")
         if sid == self.myid:
             asyncio.get_running_loop().call_soon(self._deliver, sid, payload)
             return
@@ -262,7 +273,7 @@ class QuorumCnxManager:
                                 writer: asyncio.StreamWriter) -> None:
         # QuorumCnxManager.startConnection
         _set_nodelay(writer)
-        writer.write(encode_handshake(self.myid, self._my_address_text()))  # one write
+        writer.write(self._handshake())  # one write
         if sid > self.myid:
             self.log.info("Have smaller server identifier, so dropping the connection: "
                           "(myId:%d --> sid:%d)", self.myid, sid)
@@ -272,6 +283,11 @@ class QuorumCnxManager:
             self._schedule_retry(sid)  # in case the dial-back never comes
             return
         self._install(sid, reader, writer, initiated=True)
+
+    def _handshake(self) -> bytes:
+        if self.wire_profile is None:
+            return encode_handshake(self.myid, self._my_address_text())
+        return self.wire_profile.encode_handshake(self.myid, self._my_address_text())
 
     def _schedule_retry(self, sid: int) -> None:
         if self._stopped or sid in self._retries or self._slots.get(sid) is None:
@@ -305,7 +321,10 @@ class QuorumCnxManager:
         _set_nodelay(writer)
         peer = writer.get_extra_info("peername")
         try:
-            hs = await read_handshake(reader, self.socket_timeout)
+            if self.wire_profile is None:
+                hs = await read_handshake(reader, self.socket_timeout)
+            else:
+                hs = await self.wire_profile.read_handshake(reader, self.socket_timeout)
         except (HandshakeError, OSError) as exc:
             self.log.error("Initial message parsing error! %s (connection from %s closed)", exc, peer)
             _close(writer)
@@ -359,7 +378,7 @@ class QuorumCnxManager:
         # QuorumCnxManager.RecvWorker.run
         reason = "end of stream"
         try:
-            while (payload := await read_frame(conn.reader)) is not None:
+            while (payload := await read_frame(conn.reader, self.max_size)) is not None:
                 self._deliver(conn.sid, payload)
         except FrameError as exc:
             reason = str(exc)
@@ -388,10 +407,9 @@ class QuorumCnxManager:
         except OSError as exc:
             self._finish(conn, f"send failed: {exc}")
 
-    @staticmethod
-    async def _write(conn: _Connection, payload: bytes) -> None:
+    async def _write(self, conn: _Connection, payload: bytes) -> None:
         # QuorumCnxManager.SendWorker.send: length, payload, flush
-        conn.writer.write(encode_frame(payload))
+        conn.writer.write(encode_frame(payload, self.max_size))
         await conn.writer.drain()
 
     def _finish(self, conn: _Connection, reason: str, *, retry: bool = True) -> None:

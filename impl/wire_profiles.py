@@ -28,6 +28,7 @@ release number. Sans-I/O, like ``wire``.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import struct
 from dataclasses import dataclass
@@ -160,6 +161,35 @@ class WireProfile:
         if result is None:
             raise ValueError("the initiation message is not complete")
         return result, reader.rest
+
+    async def read_handshake(self, reader: asyncio.StreamReader, timeout: float) -> wire.Handshake:
+        """``read_handshake_as`` on a stream: read exactly one initiation message as this line's acceptor
+        does (``QuorumCnxManager.receiveConnection``), within ``timeout`` seconds; the asyncio convenience
+        for ``zkfle.impl.transport``, as ``wire.read_handshake`` is for 3.8.0.
+
+        Raises ``wire.HandshakeError`` for what the acceptor closes the socket on, a short read or a stall.
+        """
+        if self.handshake is HandshakeForm.VERSIONED:
+            return await wire.read_handshake(reader, timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._read_handshake_34(reader)
+        except TimeoutError:
+            raise wire.HandshakeError(f"peer sent no complete handshake within {timeout:g} s") from None
+        except asyncio.IncompleteReadError as exc:
+            raise wire.HandshakeError(f"peer closed the connection inside a {self.name} handshake "
+                                      f"({len(exc.partial)} bytes of a field)") from None
+
+    async def _read_handshake_34(self, reader: asyncio.StreamReader) -> wire.Handshake:
+        head = await reader.readexactly(8)
+        if not self.accepts_versioned_handshake:  # 3.4.0-3.4.5: any int64 is the sid
+            return self.read_handshake_as(head)[0]
+        if _INT64.unpack(head)[0] >= 0:
+            return self.read_handshake_as(head)[0]
+        body = await reader.readexactly(12)
+        (length,) = _INT32.unpack_from(body, 8)
+        address = await reader.readexactly(length) if length > 0 else b""
+        return self.read_handshake_as(head + body + address)[0]
 
     # ------------------------------------------------------------------------------------------- helpers
 

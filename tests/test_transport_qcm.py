@@ -7,6 +7,7 @@ rule of QuorumCnxManager is seen from the other end of the socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import struct
@@ -30,6 +31,7 @@ from zkfle.impl.wire import (
     read_frame,
     read_handshake,
 )
+from zkfle.impl.wire_profiles import ZK_3_4_0, ZK_3_4_6
 from zkfle.zoocfg import ServerSpec
 
 HELLO_9 = encode_handshake(9, "127.0.0.1:1")  # a handshake from sid 9, not in any configuration
@@ -651,5 +653,91 @@ def test_an_unknown_sid_is_dialled_at_the_address_it_advertised() -> None:
             r2, _ = await home.accept()
             assert (await read_handshake(r2, WAIT)).sid == 1
         await home.close()
+
+    run(go)
+
+
+# ------------------------------------------------------------------------------ another line's wire profile
+
+
+def test_a_3_4_profile_writes_the_sid_alone_and_keeps_the_connection_to_a_smaller_sid() -> None:
+    async def go() -> None:
+        servers = specs(1, 2)
+        small = RawListener()
+        await small.start(servers[1].election_port)
+        async with peers(servers, 2, wire_profile=ZK_3_4_0) as p:
+            p[2].qcm.to_send(1, b"vote")
+            reader, writer = await small.accept()
+            assert await asyncio.wait_for(reader.readexactly(8), WAIT) == encode_legacy_handshake(2)
+            assert await next_frame(reader) == b"vote"  # no address follows: the frame comes next
+            writer.write(encode_frame(b"reply"))
+            await p[2].received(1, b"reply")
+            writer.close()
+        async with peers(servers, 2) as p:  # the twin: without a profile the handshake is 3.8.0's
+            p[2].qcm.to_send(1, b"vote")
+            reader, writer = await small.accept()
+            hs = await read_handshake(reader, WAIT)
+            assert (hs.legacy, hs.addresses) == (False, (("127.0.0.1", servers[2].election_port),))
+            writer.close()
+        await small.close()
+
+    run(go)
+
+
+def test_a_3_4_0_acceptor_takes_a_versioned_handshake_for_a_negative_sid_and_drops_it() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        hello = encode_handshake(9, "127.0.0.1:1") + encode_frame(b"from 9")
+        async with peers(servers, 1, wire_profile=ZK_3_4_0) as p:
+            reader, writer = await raw_connect(servers[1].election_port, hello)
+            assert await at_eof(reader)  # -65536 is the sid, smaller than 1: closed
+            assert not p[1].got
+            _r2, w2 = await raw_connect(servers[1].election_port, encode_legacy_handshake(9))
+            w2.write(encode_frame(b"legacy 9"))
+            await p[1].received(9, b"legacy 9")
+            writer.close()
+            w2.close()
+        async with peers(servers, 1) as p:  # the twin: 3.8.0's acceptor reads the same bytes as sid 9
+            reader, writer = await raw_connect(servers[1].election_port, hello)
+            await p[1].received(9, b"from 9")
+            writer.close()
+
+    run(go)
+
+
+def test_a_3_4_6_acceptor_skips_the_address_of_a_versioned_handshake() -> None:
+    async def go() -> None:
+        servers = specs(1)
+        async with peers(servers, 1, wire_profile=ZK_3_4_6) as p:
+            hello = encode_handshake(9, "127.0.0.1:1") + encode_frame(b"after the address")
+            _, writer = await raw_connect(servers[1].election_port, hello)
+            await p[1].received(9, b"after the address")
+            bad = struct.pack(">qqi", -65536, 8, -1)  # a negative address length closes the socket
+            r2, w2 = await raw_connect(servers[1].election_port, bad)
+            assert await at_eof(r2)
+            writer.close()
+            w2.close()
+
+    run(go)
+
+
+def test_two_3_4_managers_talk_and_a_3_4_frame_may_exceed_512_kib() -> None:
+    big = bytes(PACKET_MAX_SIZE + 1)  # over 3.8.0's PACKETMAXSIZE, under 3.4's 1 MiB
+
+    async def go() -> None:
+        servers = specs(1, 2)
+        async with peers(servers, 1, 2, wire_profile=ZK_3_4_0) as p:
+            await exchange(p[1], p[2], "3.4")
+            p[2].qcm.to_send(1, big)
+            await p[1].received(2, big)
+        async with peers(servers, 1) as p:  # the twin: a 3.8.0 manager closes the connection on that length
+            reader, writer = await raw_connect(servers[1].election_port,
+                                               encode_legacy_handshake(2) + ZK_3_4_0.encode_frame(big))
+            with contextlib.suppress(ConnectionResetError):  # closed with our bytes unread: a reset
+                assert await at_eof(reader)
+            assert not p[1].got
+            with pytest.raises(ValueError, match="524288"):
+                p[1].qcm.to_send(2, big)
+            writer.close()
 
     run(go)

@@ -7,6 +7,8 @@
   - the real server dials a smaller sid the test plays with an 8-byte handshake and a 36-byte vote, and hears
     the answer sent back on that connection;
   - a 3.5-style handshake is refused;
+  - ``QuorumCnxManager``s in the 3.4.0-3.4.5 profile (the conformance harness's transport) exchange votes
+    with it both ways; the twin, managers speaking 3.8.0's wire, is not heard and cannot read its replies;
   - ``identify`` sees ZK-1419, ZK-1514 and ZK-1732 and finds only the zookeeper-3.4.3 profile consistent.
 - Debian's 3.8.0 (``zookeeper`` mark, so CI runs it) is the twin: the same probes see the three fixes, and
   zookeeper-3.4.3 is not consistent with it.
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -34,7 +37,8 @@ from zkfle.conformance.versions import (
 from zkfle.conformance.zkserver import loopback_servers
 from zkfle.impl import wire
 from zkfle.impl.events import LOOKING, Notification
-from zkfle.impl.wire_profiles import ZK_3_4_0
+from zkfle.impl.transport import QuorumCnxManager
+from zkfle.impl.wire_profiles import ZK_3_4_0, ZK_3_5_0, WireProfile
 
 ZK343_ENV = "ZKFLE_ZK343_HOME"
 HOMES_ENV = "ZKFLE_ZOOKEEPER_HOMES"
@@ -208,3 +212,70 @@ def test_release_elects_and_behaves_as_its_profile(home: str, tmp_path: Path,
     assert _elects(release, tmp_path / "ensemble", cleanup) == ["follower", "follower", "leader"]
     ident = identify(release, tmp_path / "identify")
     assert ident.as_expected, ident.table()
+
+
+# ------------------------------------------------------------------------- the harness's transport in 3.4
+
+
+Received = dict[int, list[bytes]]
+
+
+async def _qcm_exchange(release: ZooKeeperRelease, workdir: Path, profile: WireProfile | None,
+                        cleanup: list[ReleaseServer | ProbePeer]) -> tuple[ReleaseServer, Received]:
+    """Real server 2 of {1, 2, 3}; ``QuorumCnxManager``s play 1 (dialled by the server) and 3 (dials it),
+    in ``profile``. Both send a LOOKING vote for 3; returns what each received from server 2 once the
+    server logged both votes (or after 10 s)."""
+    servers = loopback_servers([1, 2, 3])
+    got: dict[int, list[bytes]] = {1: [], 3: []}
+    qcms = {sid: QuorumCnxManager(sid, servers, wire_profile=profile,
+                                  on_receive=lambda src, payload, sid=sid: got[sid].append(payload))
+            for sid in (1, 3)}
+    server = ReleaseServer(2, workdir, servers, release, tick_time=2000, init_limit=5, sync_limit=2)
+    cleanup.append(server)
+    speak = profile or ZK_3_5_0
+    vote = speak.encode_notification(Notification(LOOKING, 3, 0, 1, 0, version=speak.notification_version))
+    try:
+        for qcm in qcms.values():
+            await qcm.start()
+        server.start()
+        deadline = time.monotonic() + 30
+        while not server.notifications():  # its own loop-back: the election runs
+            assert time.monotonic() < deadline, "server 2 never started its election"
+            await asyncio.sleep(0.05)
+        for qcm in qcms.values():
+            qcm.to_send(2, vote)
+        deadline = time.monotonic() + 10
+        while {n.sid for n in server.notifications()} < {1, 2, 3} and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # the replies to both
+    finally:
+        for qcm in qcms.values():
+            await qcm.stop()
+    return server, got
+
+
+@pytest.mark.zookeeper
+@needs_343
+def test_343_talks_with_quorum_cnx_managers_in_its_profile(zk343: ZooKeeperRelease, tmp_path: Path,
+                                                           cleanup: list[ReleaseServer | ProbePeer]) -> None:
+    server, got = asyncio.run(_qcm_exchange(zk343, tmp_path / "profiled", zk343.wire_profile, cleanup))
+    assert {n.sid for n in server.notifications()} >= {1, 3}  # it heard both played servers
+    for sid in (1, 3):
+        assert got[sid], f"played server {sid} received nothing from the 3.4.3 server"
+        votes = [zk343.wire_profile.decode_notification(p) for p in got[sid]]  # exactly 36 bytes each
+        assert any((n.leader, n.election_epoch) == (3, 1) for n in votes)
+
+
+@pytest.mark.zookeeper
+@needs_343
+def test_343_closes_on_a_3_8_0_quorum_cnx_manager(zk343: ZooKeeperRelease, tmp_path: Path,
+                                                  cleanup: list[ReleaseServer | ProbePeer]) -> None:
+    # the twin: the same exchange with 3.8.0's wire: 3.4.3 drops sid 3's versioned handshake, and what it
+    # sends sid 1 (which 3.8.0's acceptor does take) is 36 bytes that 3.8.0's decoder refuses
+    server, got = asyncio.run(_qcm_exchange(zk343, tmp_path / "unprofiled", None, cleanup))
+    assert 3 not in {n.sid for n in server.notifications()}
+    assert not got[3]
+    assert got[1]
+    for payload in got[1]:
+        with pytest.raises(wire.NotificationFormatError):
+            wire.decode_notification(payload)
