@@ -8,8 +8,8 @@ release (default: Debian's 3.8.0 in /usr/share/java), ``--zookeeper-version X.Y.
 the jar does not state one; contradicting the jar's manifest or ``Info.class`` is exit 2
 (``versions.check_given_version``). ``--identify`` runs the behaviour probes (``versions.identify``) against
 that release and prints the table (``--json``: the JSON) with exit 0. Without ``--identify`` the release is
-the SUT of the live ``zookeeper`` target only if it is Debian's 3.8.0, the one release ``live.py`` starts;
-any other release is exit 2 with one line saying so (never a silent run of 3.8.0 instead).
+the SUT of the live ``zookeeper`` target (``live.LiveTarget(release=...)``), spoken to in its wire profile;
+release flags with another target are exit 2.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--sut", type=int, help="the server a live target runs (default: the scenario's)")
     gen.add_argument("--pool", type=int, default=200, help="walks drawn for --cover (default 200)")
     gen.add_argument("--out", required=True, help="directory for the *.itf.json files")
+    _profile_flags(gen)
     gen.set_defaults(handler=_generate)
     lst = tsub.add_parser("list", help="the scenarios and mutants")
     lst.set_defaults(handler=_list)
@@ -61,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conform.add_argument("--zookeeper-version", metavar="X.Y.Z",
                          help="the release's version, if its jar does not state it (must not contradict it)")
     conform.add_argument("--count", type=int, help="with --scenario: random walks; with --mutant: traces")
+    _profile_flags(conform)
     conform.add_argument("--cover", action="store_true", help="with --scenario: a covering set")
     conform.add_argument("--seed", type=int, default=1, help="random seed for generated traces (default 1)")
     conform.add_argument("--lanes", type=int, default=2, help="live SUT processes in parallel (default 2)")
@@ -74,6 +76,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     conform.add_argument("--verbose", "-v", action="store_true", help="list passing traces too")
     conform.add_argument("--keep", metavar="DIR", help="keep generated traces in DIR")
     conform.set_defaults(handler=_conform)
+
+
+def _profile_flags(parser: argparse.ArgumentParser) -> None:
+    from zkfle.model.profiles import add_profile_argument
+
+    add_profile_argument(parser, default=None)
+    parser.add_argument("--distinguish-from", metavar="PROFILE",
+                        help="with --count: keep only walks whose SUT would act differently under this "
+                             "profile's model (docs/versions.md)")
+
+
+def _model_choice(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """(variant, against) for generated traces: the ``--profile`` model (None: 3.8.0's) and the
+    ``--distinguish-from`` one (None: keep every walk). Checked before anything is generated."""
+    from zkfle.model.profiles import variant_for
+
+    variant = variant_for(args.profile) if args.profile else None
+    against = variant_for(args.distinguish_from) if args.distinguish_from else None
+    if args.mutant and (args.profile or args.distinguish_from):
+        flag = "--profile" if args.profile else "--distinguish-from"
+        raise UserInputError(f"--mutant and {flag} both choose the model; give one")
+    if against is not None and not args.count:
+        raise UserInputError("--distinguish-from needs --count N (a covering set keeps every walk)")
+    return variant, against
+
+
+def _distinguishing(args: argparse.Namespace, scen, out: Path, variant, against,  # type: ignore[no-untyped-def]
+                    command: str) -> list[Path]:
+    from zkfle.conformance.suite import distinguishing_traces
+    from zkfle.model.profiles import DEFAULT_PROFILE, profile
+    from zkfle.model.variant import Variant
+
+    mine = profile(args.profile).name if args.profile else DEFAULT_PROFILE
+    other = profile(args.distinguish_from).name
+    meta: dict[str, object] = {"command": command, "profile": mine, "distinguishes_from": other}
+    paths = distinguishing_traces(scen, out, variant=variant or Variant(), against=against,
+                                  label=f"{mine}-not-{other}", count=args.count, seed=args.seed,
+                                  pool=getattr(args, "pool", None) or 400, meta=meta)
+    if not paths:
+        raise UserInputError(f"no walk of {scen.name} (seed {args.seed}) has the SUT act "
+                             f"differently under {other} than under {mine}; try another --scenario or --seed")
+    return paths
 
 
 def _traces_help(parser: argparse.ArgumentParser):  # type: ignore[no-untyped-def]
@@ -103,13 +147,20 @@ def _generate(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise UserInputError("--count must be at least 1")
     scen = scenario(args.scenario)
-    variant = None
+    variant, against = _model_choice(args)
     if args.mutant:
         variant, _, _ = mutant(args.mutant)
     if args.sut is not None:
         scen = scen.with_sut(args.sut)
     command = (f"zkfle traces generate --scenario {args.scenario} "
-               + ("--cover" if args.cover else f"--count {args.count}") + f" --seed {args.seed}")
+               + ("--cover" if args.cover else f"--count {args.count}") + f" --seed {args.seed}"
+               + "".join(f" {flag} {value}" for flag, value in (("--profile", args.profile),
+                         ("--distinguish-from", args.distinguish_from)) if value))
+    if against is not None:
+        paths = _distinguishing(args, scen, Path(args.out), variant, against, command)
+        print(f"wrote {len(paths)} traces of {scen.name} (SUT {scen.sut}) to {args.out}, each with a step "
+              f"where the SUT acts differently under {args.distinguish_from}")
+        return 0
     g = generate(scen, Path(args.out), count=args.count, cover_mode=args.cover, seed=args.seed,
                  variant=variant, mutant=args.mutant, pool=args.pool, command=command)
     print(f"wrote {len(g.paths)} traces of {scen.name} (SUT {scen.sut}) to {args.out}")
@@ -128,16 +179,16 @@ def _conform(args: argparse.Namespace) -> int:
     logging.getLogger("zkfle.impl.transport").setLevel(logging.CRITICAL)
     if args.identify:
         return _identify(args)
-    _check_live_release(args)
+    release = _live_release(args)
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="zkfle-traces-"))
     kept = bool(args.keep)
     try:
         if args.suite:
-            run = _suite(args, scratch)
+            run = _suite(args, scratch, release)
         else:
             if not args.target:
                 raise UserInputError("--target is required (" + TARGETS_HELP + ")")
-            run = _run_target(args.target, _traces(args, scratch), args)
+            run = _run_target(args.target, _traces(args, scratch), args, release)
         # generated traces that diverged stay on disk: the reproduce commands point at them
         kept = kept or (run.exit_code != 0 and not args.traces)
     finally:
@@ -204,23 +255,32 @@ def _identify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_live_release(args: argparse.Namespace) -> None:
-    """Release flags without --identify: only Debian's 3.8.0 can be the live SUT (live.py starts it)."""
-    from zkfle.conformance.zkserver import ZK_JAR
-
+def _live_release(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """Release flags without --identify: the release the live ``zookeeper`` target runs as its SUT (None:
+    Debian's 3.8.0, the default)."""
     flags = _release_flags(args)
     if not flags:
-        return
+        return None
     if args.target != "zookeeper":
         raise UserInputError(f"{flags[0]} selects a ZooKeeper release: it needs --target zookeeper")
-    release = _select_release(args)
-    if release.wire_profile.name != "3.5.0+":
-        raise UserInputError(f"ZooKeeper {release.version} speaks the {release.wire_profile.name} wire "
-                             "profile, which is not wired into the live harness yet (only --identify "
-                             "runs it); refusing rather than running Debian's 3.8.0 instead")
-    if release.jar.resolve() != ZK_JAR.resolve():
-        raise UserInputError(f"ZooKeeper {release.version} ({release.jar}): the live harness starts only "
-                             f"Debian's {ZK_JAR} so far; --identify runs other releases")
+    return _select_release(args)
+
+
+def _announce_sut(release, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """One line naming the SUT release, its wire profile, the behaviour profile its version maps to and the
+    one the traces were judged by (stdout; stderr when stdout carries the JSON)."""
+    from zkfle.model.profiles import DEFAULT_PROFILE, profile, profile_for_release
+
+    mapped = profile_for_release(release.version.triple).name
+    if args.traces:
+        model = "the traces' own (their #meta; made with --profile P, they are P's)"
+    else:
+        judged = profile(args.profile).name if args.profile else DEFAULT_PROFILE
+        hint = "" if args.profile or mapped == judged else f" (--profile {mapped} judges it by that)"
+        model = judged + hint
+    print(f"SUT: ZooKeeper {release.version} ({release.jar}), wire profile {release.wire_profile.name}; "
+          f"its version maps to the behaviour profile {mapped}; model: {model}",
+          file=sys.stderr if args.json == "-" else sys.stdout)
 
 
 def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:
@@ -228,6 +288,12 @@ def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:
     from zkfle.conformance.suite import mutant_traces
     from zkfle.conformance.tracegen import generate
 
+    if args.traces or args.suite:
+        flag = "--profile" if args.profile else ("--distinguish-from" if args.distinguish_from else None)
+        if flag:
+            what = "--traces replays traces already made (their #meta names their model)" if args.traces \
+                else "--suite runs the 3.8.0 model's default suite"
+            raise UserInputError(f"{flag} chooses the model traces are generated from; {what}")
     if args.traces:
         root = Path(args.traces)
         if root.is_file():
@@ -238,6 +304,7 @@ def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:
         if not files:
             raise UserInputError(f"--traces {root}: no *.json trace files")
         return files
+    variant, against = _model_choice(args)
     if args.mutant:
         mt = mutant_traces(args.mutant, scratch / "mutant", count=args.count or 2, seed=args.seed)
         print(f"mutant {mt.name} ({mt.description}): {len(mt.paths)} distinguishing traces of "
@@ -246,10 +313,17 @@ def _traces(args: argparse.Namespace, scratch: Path) -> list[Path]:
     if not args.cover and not args.count:
         raise UserInputError("--scenario needs --count N or --cover")
     scen = scenario(args.scenario)
-    return generate(scen, scratch / scen.name, count=args.count, cover_mode=args.cover, seed=args.seed).paths
+    if against is not None:
+        command = f"zkfle conform --scenario {scen.name} --count {args.count} --seed {args.seed}" + "".join(
+            f" {flag} {value}" for flag, value in (("--profile", args.profile),
+                                                    ("--distinguish-from", args.distinguish_from)) if value)
+        return _distinguishing(args, scen, scratch / scen.name, variant, against, command)
+    return generate(scen, scratch / scen.name, count=args.count, cover_mode=args.cover, seed=args.seed,
+                    variant=variant).paths
 
 
-def _run_target(target: str, paths: list[Path], args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _run_target(target: str, paths: list[Path], args: argparse.Namespace,  # type: ignore[no-untyped-def]
+                release=None):
     from zkfle.conformance.core import CoreMachines, replay
     from zkfle.conformance.live import LiveTarget
     from zkfle.conformance.report import Run
@@ -271,12 +345,25 @@ def _run_target(target: str, paths: list[Path], args: argparse.Namespace):  # ty
     elif target in ("node", "zookeeper"):
         if args.settle_ms < 0:
             raise UserInputError("--settle-ms must be 0 or more")
-        live = LiveTarget(target, lanes=args.lanes, confirm=not args.no_confirm, settle_ms=args.settle_ms)
-        run.results += live.run(traces, f"zkfle conform --target {target} --traces {{path}}")
+        if release is not None and target == "zookeeper":
+            _announce_sut(release, args)
+        live = LiveTarget(target, lanes=args.lanes, confirm=not args.no_confirm, settle_ms=args.settle_ms,
+                          release=release if target == "zookeeper" else None)
+        again = f"zkfle conform --target {target}{_release_text(args)} --traces {{path}}"
+        run.results += live.run(traces, again)
     else:
         raise UserInputError(f"unknown target {target!r}; valid: {TARGETS_HELP}")
     run.wall[target] = time.perf_counter() - started
     return run
+
+
+def _release_text(args: argparse.Namespace) -> str:
+    """The release flags as given, for the reproduce commands."""
+    import shlex
+
+    return "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in (
+        ("--zookeeper-home", args.zookeeper_home), ("--zookeeper-classpath", args.zookeeper_classpath),
+        ("--zookeeper-version", args.zookeeper_version)) if value)
 
 
 def _quote(target: str) -> str:
@@ -285,7 +372,7 @@ def _quote(target: str) -> str:
     return target
 
 
-def _suite(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
+def _suite(args: argparse.Namespace, scratch: Path, release=None):  # type: ignore[no-untyped-def]
     from zkfle.conformance.report import merge
     from zkfle.conformance.suite import CORE_SCENARIOS, LIVE_SCENARIOS, covering_traces, random_traces
 
@@ -297,5 +384,5 @@ def _suite(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-
     runs = []
     for target in targets:
         paths = core_paths if target == "core" or target.startswith("cmd:") else live_paths
-        runs.append(_run_target(target, paths, args))
+        runs.append(_run_target(target, paths, args, release))
     return merge(runs)

@@ -29,6 +29,7 @@ from zkfle.model import properties
 from zkfle.model.config import Bounds, ModelConfig, default_config
 from zkfle.model.fle import FleModel
 from zkfle.model.mutants import MUTANTS, check_argv, mutant
+from zkfle.model.profiles import DEFAULT_PROFILE, add_profile_argument, variant_for
 from zkfle.model.scenarios import SCENARIOS, scenario, with_bounds
 from zkfle.model.variant import Variant
 from zkfle.zoocfg import load_zoo_cfg
@@ -89,6 +90,7 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeouts", type=int, help="notification timeouts (default: unbounded, quiet-guarded)")
     p.add_argument("--max-in-flight", type=int, help="messages per channel (default 2)")
     p.add_argument("--mutant", help="run a historical fault instead of 3.8.0 (see 'zkfle scenarios')")
+    add_profile_argument(p, default=None)  # issue 7: a release line's FLE (docs/versions.md §4)
 
 
 # ---------------------------------------------------------------------------------------------- building
@@ -107,7 +109,7 @@ def build_model(args: argparse.Namespace) -> FleModel:
     """The model the flags describe (for ``zkfle check``, once the mutant's registered flags are in)."""
     if getattr(args, "command", None) == "check":  # also when a trace's #meta.command is replayed
         _apply_registered_check(args)
-    variant = mutant(args.mutant).variant if args.mutant else Variant()
+    variant = _variant(args)
     for name in ("servers", "observers", "crashes", "epochs", "txns", "timeouts", "max_in_flight"):
         value = getattr(args, name, None)
         if value is not None and value < 0:
@@ -144,6 +146,17 @@ def build_model(args: argparse.Namespace) -> FleModel:
     mc = ModelConfig(cfg=cfg, channel=args.channel or "fifo", bounds=bounds, variant=variant,
                      track_votes=_tracking(selected))
     return FleModel(mc, selected=_with_default(selected))
+
+
+def _variant(args: argparse.Namespace) -> Variant:
+    """The model variant: a mutant's, a behaviour profile's (``--profile``), or 3.8.0's."""
+    profile = getattr(args, "profile", None)
+    if args.mutant and profile not in (None, DEFAULT_PROFILE):
+        raise UserInputError(f"--mutant {args.mutant} and --profile {profile} both choose the model; "
+                             "give one")
+    if args.mutant:
+        return mutant(args.mutant).variant
+    return variant_for(profile) if profile else Variant()
 
 
 def _with_default(selected: frozenset[str] | None) -> frozenset[str]:

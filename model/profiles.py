@@ -149,10 +149,11 @@ def profile_for_release(release: Release) -> BehaviourProfile:
     raise UserInputError(f"no behaviour profile covers ZooKeeper {text} (profiles start at 3.4.0)")
 
 
-def add_profile_argument(parser: argparse.ArgumentParser) -> None:
-    """``--profile NAME`` (default zookeeper-3.8.0); read it back with ``variant_for(args.profile)``."""
+def add_profile_argument(parser: argparse.ArgumentParser, default: str | None = DEFAULT_PROFILE) -> None:
+    """``--profile NAME``; read it back with ``variant_for(args.profile)``. ``default=None`` lets a CLI tell
+    an omitted flag (``args.profile is None``) from the default profile named explicitly."""
     parser.add_argument(
-        "--profile", default=DEFAULT_PROFILE, metavar="NAME",
+        "--profile", default=default, metavar="NAME",
         help=f"which ZooKeeper release line's FLE to model: {', '.join(PROFILES)} "
              f"(default {DEFAULT_PROFILE})",
     )
