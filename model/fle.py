@@ -728,6 +728,24 @@ class FleModel:
 
         return settled(self, state) or self.bound_hit(state)
 
+    def components(self, state: State) -> tuple[Any, ...]:
+        """The parts the explorer stores once each (collapse.py): each server, each channel, the counters."""
+        servers, channels, counters = state
+        return (*servers, *channels, counters)
+
+    def assemble(self, parts: list[Any]) -> State:
+        """The state made of ``parts`` (the inverse of ``components``)."""
+        n = self.n
+        return (tuple(parts[:n]), tuple(parts[n:-1]), parts[-1])
+
+    def invariant_reads(self, name: str) -> tuple[int, ...] | None:
+        """The positions in ``components`` invariant ``name`` reads (the servers), or None (all of it)."""
+        from zkfle.model.properties import SERVERS_ONLY
+
+        if getattr(self._invariants.get(name), SERVERS_ONLY, False):
+            return tuple(range(self.n))
+        return None
+
     def is_fault(self, action: Action) -> bool:
         return action[0] in ("Crash", "Restart")
 

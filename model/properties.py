@@ -36,6 +36,16 @@ NEEDS_TRACKING = frozenset({"LeaderCompleteness", "NoVoteCircle"})
 
 
 Invariants = dict[str, Callable[[State], bool]]
+
+
+def reads_servers_only(invariant: Callable[[State], bool]) -> Callable[[State], bool]:
+    """Mark an invariant that reads ``state[0]`` (the servers) and nothing else: the explorer may then judge
+    it once per distinct tuple of servers (``FleModel.invariant_reads``)."""
+    setattr(invariant, SERVERS_ONLY, True)
+    return invariant
+
+
+SERVERS_ONLY = "zkfle_reads_servers_only"
 ActionProperties = dict[str, Callable[[State, Action, State], bool]]
 
 
@@ -48,10 +58,12 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
     up = fle.UP
     sids = m.sids
 
+    @reads_servers_only
     def one_leader_per_epoch(state: State) -> bool:
         epochs = [s[zab_] for s in state[0] if s[alive] == up and s[st_] == LEADING and s[zab_] > 0]
         return len(epochs) == len(set(epochs))
 
+    @reads_servers_only
     def agreement(state: State) -> bool:
         servers = state[0]
         leader_of = {s[zab_]: sids[k] for k, s in enumerate(servers)
@@ -63,6 +75,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
                     return False
         return True
 
+    @reads_servers_only
     def valid_vote(state: State) -> bool:
         servers = state[0]
         for s in servers:
@@ -78,6 +91,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
 
     top = m.top
 
+    @reads_servers_only
     def vote_is_best_seen(state: State) -> bool:
         for s in state[0]:
             if s[alive] != up or s[st_] != LOOKING:
@@ -87,6 +101,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
                     return False
         return True
 
+    @reads_servers_only
     def at_most_one_leading_per_round(state: State) -> bool:
         rounds = [s[cv_][2] for s in state[0] if s[alive] == up and s[st_] == LEADING]
         return len(rounds) == len(set(rounds))

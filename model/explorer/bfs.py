@@ -122,6 +122,7 @@ def _explore_single(
         max_states=opts.max_states,
         stop_on_first=opts.stop_on_first,
         coverage=opts.coverage,
+        collapse=opts.collapse,
     )
     tracker = Tracker(checks)
     progress = Progress(opts.progress, getattr(model, "name", "explore"))

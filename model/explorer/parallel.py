@@ -209,6 +209,7 @@ def explore_parallel(
         "max_states": opts.max_states,
         "stop_on_first": opts.stop_on_first,
         "coverage": opts.coverage,
+        "collapse": opts.collapse,
     }
     pool = _Pool(model, checks, parts, flags)
     try:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import marshal
 import time
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +34,12 @@ from typing import Any
 import xxhash
 
 from zkfle.model.explorer.checks import Checks
+from zkfle.model.explorer.collapse import CollapsedStates, ComponentTable, InvariantMemo, new_level
 from zkfle.model.explorer.fingerprint import MARSHAL_VERSION, fingerprint
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.spec import Action
+from zkfle.model.explorer.visited import BUCKET_SHIFT, VisitedSet
 
-LOW_BITS = 60
-LOW_MASK = (1 << LOW_BITS) - 1
 NO_PARENT = -1
 TIME_CHECK_EVERY = 512
 
@@ -68,6 +68,11 @@ class Finding:
     pos: int = -1
 
 
+def _in(bucket: array[int], fp: int) -> bool:
+    k = bisect_left(bucket, fp)
+    return k < len(bucket) and bucket[k] == fp
+
+
 def owner_of(fp: int, parts: int) -> int:
     """The partition owning fingerprint ``fp`` (an equal range of the 64-bit space per partition)."""
     return (fp * parts) >> 64
@@ -91,19 +96,24 @@ class Partition:
         max_states: int | None = None,
         stop_on_first: bool = True,
         coverage: bool = False,
+        collapse: bool = True,
     ) -> None:
         self.model = model
         self.checks = checks
         self.me = me
         self.parts = parts
         self.indexed = checks.liveness_on
-        self.seen: list[set[int]] = [set() for _ in range(1 << (64 - LOW_BITS))]
+        self.seen = VisitedSet()
         self.index: dict[int, int] = {}
         self.parent = array("q")
         self.via = array("H")
         self.level_starts: list[int] = [0]
-        self.frontier: list[Any] = []
-        self.next_frontier: list[Any] = []
+        # the levels being expanded and built: component ids if the model has components (collapse.py)
+        self.table = ComponentTable.for_model(model) if collapse else None
+        # invariants judged once per distinct combination of the components they read (needs the table)
+        self.memo = InvariantMemo(model, checks.invariants) if self.table is not None else None
+        self.frontier = new_level(self.table)
+        self.next_frontier = new_level(self.table)
         self.edges_src = array("q")
         self.edges_dst = array("q")
         self.goals: list[bytearray] = [bytearray() for _ in checks.liveness]
@@ -152,7 +162,7 @@ class Partition:
     def _is_seen(self, fp: int) -> bool:
         if self.indexed:
             return fp in self.index
-        return (fp & LOW_MASK) in self.seen[fp >> LOW_BITS]
+        return fp in self.seen
 
     def receive(self, record: Record, depth: int, admit: bool) -> None:
         """Take a successor this partition owns: record the edge, and the state if it is new."""
@@ -166,9 +176,7 @@ class Partition:
             self.edges_src.append(parent_gid)
             self.edges_dst.append(target)
             return
-        bucket = self.seen[fp >> LOW_BITS]
-        low = fp & LOW_MASK
-        if low not in bucket:
+        if fp not in self.seen:
             self._admit(fp, state, parent_gid, pos, depth, admit)
 
     def receive_batch(self, flat: list[Any], depth: int, admit: bool) -> None:
@@ -183,22 +191,17 @@ class Partition:
         parent = self.parent
         parent_append = parent.append
         via_append = self.via.append
-        next_append = self.next_frontier.append
-        invariants = self.checks.invariants
+        queue = self._queue
         parts, me = self.parts, self.me
         for fp, state, parent_gid, pos in records:
-            bucket = seen[fp >> LOW_BITS]
-            low = fp & LOW_MASK
-            if low in bucket:
+            if fp in seen:
                 continue
             gid = len(parent) * parts + me
-            bucket.add(low)
+            seen.add(fp)
             parent_append(parent_gid)
             via_append(pos)
-            next_append(state)
-            for name, invariant in invariants:
-                if not invariant(state):
-                    self.findings.append(Finding(depth, "invariant", name, gid))
+            for name in queue(state):
+                self.findings.append(Finding(depth, "invariant", name, gid))
 
     def _admit(self, fp: int, state: Any, parent_gid: int, pos: int, depth: int, admit: bool) -> int | None:
         if not admit or (self.max_states is not None and self.distinct >= self._share_of_max()):
@@ -211,16 +214,25 @@ class Partition:
             for goal, (_, prop) in zip(self.goals, self.checks.liveness, strict=True):
                 goal.append(1 if prop.goal(state) else 0)
         else:
-            self.seen[fp >> LOW_BITS].add(fp & LOW_MASK)
+            self.seen.add(fp)
             if self.ample is not None:
                 self.fresh.add(fp)
         self.parent.append(parent_gid)
         self.via.append(pos)
-        self.next_frontier.append(state)
-        for name, invariant in self.checks.invariants:
-            if not invariant(state):
-                self.findings.append(Finding(depth, "invariant", name, gid))
+        for name in self._queue(state):
+            self.findings.append(Finding(depth, "invariant", name, gid))
         return gid
+
+    def _queue(self, state: Any) -> list[str]:
+        """Put a newly admitted state into the level being built; the names of the invariants it violates."""
+        memo = self.memo
+        if memo is None:
+            self.next_frontier.append(state)
+            return [name for name, invariant in self.checks.invariants if not invariant(state)]
+        assert self.table is not None and isinstance(self.next_frontier, CollapsedStates)
+        ids = self.table.encode(state)
+        self.next_frontier.ids.extend(ids)
+        return memo.failed(state, ids)
 
     def _share_of_max(self) -> int:
         assert self.max_states is not None
@@ -231,6 +243,9 @@ class Partition:
     def seed(self, inits: list[Any]) -> None:
         """Admit the initial states this partition owns (``via``: rank among inits); then ``end_level``."""
         self._widen_via(len(inits))
+        if self.table is not None:
+            for state in inits:
+                self.table.check_round_trip(state)
         for pos, state in enumerate(inits):
             fp = self.key_fp(state)
             if owner_of(fp, self.parts) == self.me and not self._is_seen(fp):
@@ -239,10 +254,12 @@ class Partition:
     def end_level(self) -> None:
         """Close the level being built: its states become the frontier."""
         self.frontier = self.next_frontier
-        self.next_frontier = []
+        self.next_frontier = new_level(self.table)
         self.fresh = set()
         self.expanded_full = set()
         self.level_starts.append(len(self.parent))
+        if not self.indexed:
+            self.seen.close_level()
 
     def expand_level(
         self,
@@ -264,14 +281,14 @@ class Partition:
         actions = self.checks.actions
         check_deadlock = self.checks.deadlock
         ample = self.ample
-        seen = self.seen
+        building = self.seen.building  # the level being built; older levels are in the archive
+        archive = self.seen.archive
         fast = not self.indexed  # the common case: a plain visited set, the receive() logic inlined
         proviso = self.CYCLE_PROVISO
         fresh = self.fresh
         parent = self.parent
         parent_append = parent.append
-        next_append = self.next_frontier.append
-        invariants = self.checks.invariants
+        queue = self._queue
         por_on = ample is not None
         cap = None if self.max_states is None else self._share_of_max()
         base = self.level_starts[depth] * parts + me
@@ -313,24 +330,22 @@ class Partition:
                 if parts != 1 and (fp * parts) >> 64 != me:
                     self._send_away((fp * parts) >> 64, fp, target, gid, pos, reduced)
                 elif fast:
-                    bucket = seen[fp >> LOW_BITS]
-                    low = fp & LOW_MASK
-                    if low in bucket:
-                        if reduced and proviso and fp not in fresh:
+                    if fp in building:
+                        pass  # reached before in the level being built
+                    elif _in(archive[fp >> BUCKET_SHIFT], fp):  # VisitedSet.in_archive, inlined
+                        if reduced and proviso:
                             old_ample = True
                     elif not admit or (cap is not None and len(parent) >= cap):
                         self.truncated = True
                     else:  # admit: the fast path of _admit
                         new_gid = len(parent) * parts + me
-                        bucket.add(low)
+                        building.add(fp)
                         if por_on:
                             fresh.add(fp)
                         parent_append(gid)
                         via_append(pos)
-                        next_append(target)
-                        for name, invariant in invariants:
-                            if not invariant(target):
-                                self.findings.append(Finding(next_depth, "invariant", name, new_gid))
+                        for name in queue(target):
+                            self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                 else:
                     self.receive((fp, target, gid, pos), next_depth, admit)
             if old_ample:  # POR's C3: an ample successor is not deeper, expand the rest too
@@ -420,15 +435,13 @@ class Partition:
         for fps in queries:
             codes = bytearray(len(fps))
             for i, fp in enumerate(fps):
-                bucket = seen[fp >> LOW_BITS]
-                low = fp & LOW_MASK
-                if low in bucket:
+                if fp in seen:
                     codes[i] = 2 if por and fp not in fresh and self.CYCLE_PROVISO else 1
                 elif not admit or (cap is not None and len(self.parent) + self.reserved >= cap):
                     self.truncated = True
                     codes[i] = 1
                 else:
-                    bucket.add(low)
+                    seen.add(fp)
                     if por:
                         fresh.add(fp)
                     self.reserved += 1
@@ -456,16 +469,13 @@ class Partition:
         """Owner: admit the states it claimed, in claim order (fingerprints are already in the set)."""
         fields = iter(flat)
         parent = self.parent
-        invariants = self.checks.invariants
         for state, parent_gid, pos in zip(fields, fields, fields, strict=True):
             gid = len(parent) * self.parts + self.me
             parent.append(parent_gid)
             self.via.append(pos)
-            self.next_frontier.append(state)
             self.reserved -= 1
-            for name, invariant in invariants:
-                if not invariant(state):
-                    self.findings.append(Finding(depth, "invariant", name, gid))
+            for name in self._queue(state):
+                self.findings.append(Finding(depth, "invariant", name, gid))
 
     def take_outbox(self) -> list[list[Any]]:
         out = self.outbox

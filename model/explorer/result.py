@@ -49,6 +49,7 @@ class ExploreOptions:
     progress: bool = False
     stop_on_first: bool = True
     coverage: bool = False  # count the explored steps of each action (ExploreResult.coverage), as TLC
+    collapse: bool = True  # queue states as component ids when the model has components() (collapse.py)
 
 
 @dataclass
