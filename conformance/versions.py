@@ -61,7 +61,7 @@ from zkfle.errors import TargetUnavailable, UserInputError
 from zkfle.impl import wire
 from zkfle.impl.events import FOLLOWING, LOOKING, Notification
 from zkfle.impl.wire_profiles import WireProfile, profile_for_version
-from zkfle.model.profiles import PROFILES, profile_for_release
+from zkfle.model.profiles import DEFAULT_PROFILE, PROFILES, profile_for_release
 from zkfle.zoocfg import ServerSpec, ZooCfg
 
 INFO_CLASS = "org/apache/zookeeper/version/Info.class"
@@ -695,6 +695,10 @@ class Identification:
         lines.append(f"consistent profiles: {', '.join(self.consistent_profiles) or 'none'}; "
                      f"{self.expected_profile} expected from the version"
                      + ("" if self.as_expected else " (NOT consistent: the jar and the behaviour disagree)"))
+        lines.append(f"conformance run (zkfle conform --target zookeeper ...): wire profile "
+                     f"{self.wire_profile}; model {DEFAULT_PROFILE} unless --profile is given"
+                     + ("" if self.expected_profile == DEFAULT_PROFILE
+                        else f" (--profile {self.expected_profile} for this release's line)"))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:
@@ -704,6 +708,8 @@ class Identification:
             "expected_profile": self.expected_profile,
             "as_expected": self.as_expected,
             "consistent_profiles": list(self.consistent_profiles),
+            "conformance": {"wire_profile": self.wire_profile, "model_profile": DEFAULT_PROFILE,
+                            "profile_for_this_line": self.expected_profile},
             "observations": [
                 {"behaviour": o.behaviour, "fixed": o.fixed, "shown": o.shown, "jira": o.jira,
                  "knobs": dict(o.knobs), "evidence": o.evidence}

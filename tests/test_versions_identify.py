@@ -45,6 +45,15 @@ def test_report_as_table_and_json() -> None:
     data = json.loads(json.dumps(ident.to_json()))
     assert data["as_expected"] is True and data["consistent_profiles"] == ["zookeeper-3.4.3"]
     assert data["observations"][0]["knobs"] == {"predicate": "ZK-1419"}
+    # which profiles a conformance run of it would use: its wire, 3.8.0's model unless --profile says
+    assert data["conformance"] == {"wire_profile": "3.4.0-3.4.5", "model_profile": "zookeeper-3.8.0",
+                                   "profile_for_this_line": "zookeeper-3.4.3"}
+    assert table.splitlines()[-1].endswith("model zookeeper-3.8.0 unless --profile is given "
+                                           "(--profile zookeeper-3.4.3 for this release's line)")
+    # the twin: a 3.8.0 release needs no --profile hint
+    fixed = Identification(parse_version("3.8.0"), "3.5.0+", "zookeeper-3.8.0", (ORDER_FIXED,),
+                           ("zookeeper-3.8.0",))
+    assert fixed.table().splitlines()[-1].endswith("model zookeeper-3.8.0 unless --profile is given")
 
 
 def test_report_flags_a_jar_that_lies() -> None:
