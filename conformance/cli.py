@@ -274,6 +274,8 @@ def _announce_sut(release, args: argparse.Namespace) -> None:  # type: ignore[no
     mapped = profile_for_release(release.version.triple).name
     if args.traces:
         model = "the traces' own (their #meta; made with --profile P, they are P's)"
+    elif args.mutant:
+        model = f"the mutant {args.mutant}'s (its traces are expected to diverge)"
     else:
         judged = profile(args.profile).name if args.profile else DEFAULT_PROFILE
         hint = "" if args.profile or mapped == judged else f" (--profile {mapped} judges it by that)"

@@ -133,6 +133,7 @@ def test_a_release_is_started_as_the_live_sut_not_debians(tmp_path: Path, versio
                  "--lanes", "1")
     line = assert_one_line_error(proc, 3, "the zookeeper SUT (server 2) exited")
     assert f"SUT: ZooKeeper {version} ({home}/zookeeper-{version}.jar), wire profile {wire}" in proc.stdout
+    assert "model: the traces' own" in proc.stdout
     log = Path(line.split("see ", 1)[1].strip())  # kept for a post-mortem: the fake class was loaded
     try:
         assert "Truncated class file" in log.read_text(encoding="utf-8", errors="replace")

@@ -10,13 +10,16 @@ Traces (``epochs-3``: the SUT, server 2, is fresh; played server 1 starts with c
 
 Debian's 3.8.0 (``zookeeper`` mark, CI): the 3.8.0 traces pass and at least one 3.4.3 trace fails, in one
 ``LiveTarget`` run (one JVM). ZooKeeper 3.4.3 (``ZKFLE_ZK343_HOME``, skipped without it) is the twin: the
-3.4.3 traces pass and at least one 3.8.0 trace fails, spoken to in its own wire profile. Releases in
+3.4.3 traces pass and at least one 3.8.0 trace fails, spoken to in its own wire profile; the same through
+``zkfle conform --zookeeper-home ... --profile ... --distinguish-from ...`` (exit 0, then 12). Releases in
 ``ZKFLE_ZOOKEEPER_HOMES`` of the 3.5+ line must pass the 3.8.0 model's covering traces of ``fresh-3``.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,23 @@ def test_a_3_5_plus_release_conforms_to_the_3_8_0_model(home: str, tmp_path: Pat
     paths = generate(SCENARIOS["fresh-3"], tmp_path, count=None, cover_mode=True, seed=1, pool=80).paths
     results = _run(paths, release)
     assert [r.divergence.text() for r in results if r.divergence] == []
+
+
+@pytest.mark.zookeeper
+@needs_343
+def test_the_cli_flips_the_verdict_on_3_4_3(tmp_path: Path) -> None:
+    """``zkfle conform --zookeeper-home`` end to end: the 3.4.3 profile's distinguishing traces pass on
+    3.4.3 (exit 0), the 3.8.0 model's fail (exit 12); the SUT line names the model each run judged by."""
+
+    def conform(*model: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "zkfle", "conform", "--target", "zookeeper",
+                               "--zookeeper-home", os.environ[ZK343_ENV], "--scenario", "epochs-3",
+                               "--count", str(COUNT), "--lanes", "1", "--no-confirm", *model],
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    ours = conform("--profile", "zookeeper-3.4.3", "--distinguish-from", "zookeeper-3.8.0")
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    assert "wire profile 3.4.0-3.4.5" in ours.stdout and "model: zookeeper-3.4.3" in ours.stdout
+    theirs = conform("--distinguish-from", "zookeeper-3.4.3")
+    assert theirs.returncode == 12, theirs.stdout + theirs.stderr
+    assert "model: zookeeper-3.8.0 (--profile zookeeper-3.4.3 judges it by that)" in theirs.stdout
