@@ -69,17 +69,18 @@ class ComponentTable:
 
     def encode(self, state: Any) -> list[int]:
         """The ids of the components of ``state`` (storing the new ones)."""
-        known = self.by_address.get
-        intern = self.intern
-        ids = [known(id(part)) or intern(part) for part in self.components(state)]
+        parts = self.components(state)
+        ids: list[int | None] = list(map(self.by_address.get, map(id, parts)))  # by identity, at C speed
+        if None in ids:  # the parts the step rebuilt: by content
+            intern = self.intern
+            ids = [intern(parts[k]) if i is None else i for k, i in enumerate(ids)]
         if len(ids) != self.width:
-            self._check_width(state, ids)
-        return ids
+            self._check_width(state, len(ids))
+        return ids  # type: ignore[return-value]  # no None is left
 
     def decode(self, ids: Any) -> Any:
         """The state whose component ids are ``ids`` (built from the stored components)."""
-        parts = self.parts
-        return self.assemble([parts[i] for i in ids])
+        return self.assemble(list(map(self.parts.__getitem__, ids)))
 
     def check_round_trip(self, state: Any) -> None:
         """Raise ``InternalError`` if ``assemble(components(state))`` is not ``state`` (the model's fault)."""
@@ -89,12 +90,12 @@ class ComponentTable:
                 f"{state!r:.80}"
             )
 
-    def _check_width(self, state: Any, ids: list[int]) -> None:
+    def _check_width(self, state: Any, count: int) -> None:
         if self.width < 0:
-            self.width = len(ids)
+            self.width = count
             return
         raise InternalError(
-            f"the model's components() gave {len(ids)} parts where earlier states had {self.width} "
+            f"the model's components() gave {count} parts where earlier states had {self.width} "
             f"(model's fault): {state!r:.80}"
         )
 

@@ -68,11 +68,6 @@ class Finding:
     pos: int = -1
 
 
-def _in(bucket: array[int], fp: int) -> bool:
-    k = bisect_left(bucket, fp)
-    return k < len(bucket) and bucket[k] == fp
-
-
 def owner_of(fp: int, parts: int) -> int:
     """The partition owning fingerprint ``fp`` (an equal range of the 64-bit space per partition)."""
     return (fp * parts) >> 64
@@ -281,7 +276,8 @@ class Partition:
         actions = self.checks.actions
         check_deadlock = self.checks.deadlock
         ample = self.ample
-        building = self.seen.building  # the level being built; older levels are in the archive
+        building = self.seen.building  # the level being built; closed levels are in recent or the archive
+        recent = self.seen.recent
         archive = self.seen.archive
         fast = not self.indexed  # the common case: a plain visited set, the receive() logic inlined
         proviso = self.CYCLE_PROVISO
@@ -289,6 +285,9 @@ class Partition:
         parent = self.parent
         parent_append = parent.append
         queue = self._queue
+        memo = self.memo
+        next_append = self.next_frontier.append
+        invariants = self.checks.invariants
         por_on = ample is not None
         cap = None if self.max_states is None else self._share_of_max()
         base = self.level_starts[depth] * parts + me
@@ -331,8 +330,14 @@ class Partition:
                     self._send_away((fp * parts) >> 64, fp, target, gid, pos, reduced)
                 elif fast:
                     if fp in building:
-                        pass  # reached before in the level being built
-                    elif _in(archive[fp >> BUCKET_SHIFT], fp):  # VisitedSet.in_archive, inlined
+                        continue  # reached before in the level being built
+                    # VisitedSet.__contains__ for closed levels, inlined: recent, then one archive bucket
+                    old = fp in recent
+                    if not old:
+                        bucket = archive[fp >> BUCKET_SHIFT]
+                        k = bisect_left(bucket, fp)
+                        old = k < len(bucket) and bucket[k] == fp
+                    if old:
                         if reduced and proviso:
                             old_ample = True
                     elif not admit or (cap is not None and len(parent) >= cap):
@@ -344,8 +349,14 @@ class Partition:
                             fresh.add(fp)
                         parent_append(gid)
                         via_append(pos)
-                        for name in queue(target):
-                            self.findings.append(Finding(next_depth, "invariant", name, new_gid))
+                        if memo is None:  # _queue, inlined for models without components
+                            next_append(target)
+                            for name, invariant in invariants:
+                                if not invariant(target):
+                                    self.findings.append(Finding(next_depth, "invariant", name, new_gid))
+                        else:
+                            for name in queue(target):
+                                self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                 else:
                     self.receive((fp, target, gid, pos), next_depth, admit)
             if old_ample:  # POR's C3: an ample successor is not deeper, expand the rest too

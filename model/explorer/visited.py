@@ -4,17 +4,20 @@ Rules:
 
 - The fingerprints of the level being built are in a Python ``set`` (``building``): the search adds one
   per admitted state and asks about every successor, so this must be fast.
-- ``close_level()`` moves them into the *archive*: 256 sorted ``array('Q')`` buckets, chosen by the
-  fingerprint's top byte, 8 bytes per fingerprint. A lookup there is one ``bisect`` in one bucket.
-- ``fp in visited`` asks the set first, then the archive. Nothing is ever removed.
+- ``close_level()`` moves them to ``recent``, another set, and when ``recent`` has grown to an eighth of
+  the archive, into the *archive*: 256 sorted ``array('Q')`` buckets, chosen by the fingerprint's top
+  byte, 8 bytes per fingerprint. A lookup there is one ``bisect`` in one bucket.
+- ``fp in visited`` asks the sets first, then the archive. Nothing is ever removed.
 
 Theory of operation. A Python set of ints costs 70-110 bytes per fingerprint (the int object, 32-48
 bytes, and its slot at a load between 1/3 and 3/5, which resizes by 4x while below 50,000 entries);
-sorted machine words cost 8. Only the level being built pays the set's price. Closing a level rebuilds
-each bucket it touches as one sort of two sorted runs (timsort merges them in one pass), bucket by
-bucket, so the transient copy is one bucket's worth, not the whole archive. Summed over a search the
-rebuilds copy each fingerprint once per later level: for FLE's 3 servers (154,053 states, 33 levels)
-that is a few million word copies, a small part of the search.
+sorted machine words cost 8. Only the newest fingerprints (the level being built, and at most an
+eighth of the archive in ``recent``) pay the set's price. A merge rebuilds each bucket as one sort of
+two sorted runs (timsort merges them in one pass), bucket by bucket, so the transient copy is one
+bucket's worth, not the whole archive. Merging only once ``recent`` is an eighth of the archive keeps
+the total work linear: the archive grows by a factor 9/8 per merge, so each fingerprint is copied
+about nine times over a search, however many levels it has (merging at every level copied each
+fingerprint once per later level, which doubled the CPU time of a 300-level toy search).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from bisect import bisect_left
 
 BUCKET_BITS = 8
 BUCKET_SHIFT = 64 - BUCKET_BITS
+MERGE_FRACTION = 8  # merge ``recent`` into the archive once it holds archived / MERGE_FRACTION
+MERGE_AT_LEAST = 4096  # ... and at least this many fingerprints
 
 
 class VisitedSet:
@@ -31,14 +36,15 @@ class VisitedSet:
 
     def __init__(self) -> None:
         self.building: set[int] = set()
+        self.recent: set[int] = set()  # closed levels not merged into the archive yet
         self.archive: list[array[int]] = [array("Q") for _ in range(1 << BUCKET_BITS)]
         self.archived = 0
 
     def __contains__(self, fp: int) -> bool:
-        return fp in self.building or self.in_archive(fp)
+        return fp in self.building or fp in self.recent or self.in_archive(fp)
 
     def __len__(self) -> int:
-        return self.archived + len(self.building)
+        return self.archived + len(self.recent) + len(self.building)
 
     def in_archive(self, fp: int) -> bool:
         """Was ``fp`` reached in a closed level?"""
@@ -50,9 +56,16 @@ class VisitedSet:
         self.building.add(fp)
 
     def close_level(self) -> None:
-        """Move the fingerprints of the level just built into the archive."""
+        """Close the level just built; merge the closed levels into the archive when they are many."""
+        self.recent |= self.building
+        self.building = set()
+        if len(self.recent) >= max(MERGE_AT_LEAST, self.archived // MERGE_FRACTION):
+            self.merge()
+
+    def merge(self) -> None:
+        """Move every closed level's fingerprints into the archive."""
         groups: dict[int, list[int]] = {}
-        for fp in self.building:
+        for fp in self.recent:
             top = fp >> BUCKET_SHIFT
             group = groups.get(top)
             if group is None:
@@ -65,8 +78,8 @@ class VisitedSet:
             merged += group
             merged.sort()
             archive[top] = array("Q", merged)
-        self.archived += len(self.building)
-        self.building = set()
+        self.archived += len(self.recent)
+        self.recent = set()
 
     def memory_bytes(self) -> int:
         """The archive's words (the building set is not counted)."""
