@@ -11,7 +11,9 @@ Rules:
 - Live scheduling: a live SUT handles its own loop-back message and a re-queued notification at once, and
   its timers and Zab are not the harness's to drive. So the walks never let another step in while the SUT's
   loop-back or re-queued notification is pending, and never take the SUT's ``Timeout``, ``Crash``,
-  ``LeaderQuit`` or ``FollowerQuit``. The core target replays these traces too (a stricter check).
+  ``LeaderQuit`` or ``FollowerQuit``. For the same reason a walk does not stop at the scenario's
+  ``max_steps`` while such a step is pending: it takes the SUT's forced steps first. The core target
+  replays these traces too (a stricter check).
 - Walks are drawn from ``random.Random(seed)`` only: a seed always gives the same traces.
 - ``--cover`` draws a pool of walks and keeps a small set that together take every branch label the pool
   reached (greedy set cover), and reports which labels of ``BRANCHES`` were never reached. A label is
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from zkfle.conformance.scenarios import Scenario
+from zkfle.errors import InternalError
 from zkfle.itf import counterexample_to_itf, write_itf
 from zkfle.model import fle
 from zkfle.model.fle import FleModel
@@ -77,6 +80,14 @@ class RecordingModel(FleModel):
     def _emit(self, *args: Any, **kwargs: Any) -> Any:
         self._sent = []
         return super()._emit(*args, **kwargs)
+
+    def sut_step_forced(self, state: State) -> bool:
+        """Whether the SUT must take its next step before anything else: a re-queued notification, or its
+        own vote on the loop-back queue (a live SUT handles either at once, so a trace may not end there)."""
+        k = self._sut_k
+        sut = state[0][k]
+        looped_back = bool(state[1][k * self.n + k][fle.INFL])
+        return sut[fle.ALIVE] == fle.UP and (sut[fle.PEND] is not None or looped_back)
 
     def successors(self, state: State) -> Iterator[tuple[Action, State]]:
         self.step_sent = {}
@@ -152,15 +163,27 @@ class Walk:
         return frozenset(b for b in self.branches if b != "init")
 
 
+# A walk past max_steps takes only the SUT's forced steps; each one ends a re-queue or empties a loop-back
+# entry, so a handful suffice. More than this many means the model loops, which is our bug.
+FORCED_TAIL_LIMIT = 32
+
+
 def walk(m: RecordingModel, rng: random.Random, max_steps: int) -> Walk:
-    """One random walk from the initial state, at most ``max_steps`` steps (until nothing is enabled)."""
+    """One random walk from the initial state: ``max_steps`` steps (fewer if nothing is enabled), then the
+    SUT's forced steps while one is pending, so no trace ends where a live SUT would already have moved."""
     state = m.init_states()[0]
     w = Walk([state], [None], [m.init_sent], [None], ["init"])
-    for _ in range(max_steps):
+    taken = 0
+    while taken < max_steps or m.sut_step_forced(state):
+        if taken >= max_steps + FORCED_TAIL_LIMIT:
+            raise InternalError(f"the SUT of {m.scenario.name} still has a forced step after {taken} steps")
         succ = list(m.successors(state))
         if not succ:
             break
-        action, nxt = succ[rng.randrange(len(succ))]
+        # past max_steps the forced step is the only successor: take it without drawing, so the walks
+        # after this one see the same random numbers as before
+        action, nxt = succ[rng.randrange(len(succ))] if taken < max_steps else succ[0]
+        taken += 1
         delivered = None
         if action[0] == "Deliver":
             i, j = m.idx[action[1]], m.idx[action[2]]
