@@ -23,6 +23,14 @@ is the finalize-wait re-queue: a better notification seen during the drain is pa
 flight or waiting to be sent to a live server, nobody in the finalize wait. ``FinalizeExpire`` may fire at any
 time (a message can always be slower than 200 ms). Zab is abstracted into ``Establish``, ``Join``,
 ``Commit``, ``LeaderQuit`` and ``FollowerQuit``; see docs/model.md for why each abstraction is sound.
+
+Speed without a change of meaning. A delivery's effect on its receiver is a pure function
+(``_receive``: the receiver's tuple, the sender, the notification -> the receiver's new tuple and what it
+sends); ``_deliver`` caches it under the receiver tuple's ``id()`` (the entry keeps that tuple alive and a
+hit is checked with ``is``, so a recycled address never matches) and then sends through ``_send`` as
+before. A step that leaves a tuple equal to what it was keeps the very tuple (``_same_or_new``), so the
+properties skip unchanged servers by identity. For the explorer's collapse compression the model names
+its parts (``components``/``assemble``) and which of them each invariant reads (``invariant_reads``).
 """
 
 from __future__ import annotations
@@ -53,10 +61,13 @@ SLOT, INFL, LAST, CONN = range(4)
 # Counters.
 CRASHES, TXNS, TIMEOUTS = range(3)
 EMPTY_CHANNEL: tuple[Any, ...] = (None, (), None, False)
+# Receipts (``_receive`` results) cached per model; the cache is emptied when it holds this many.
+RECEIPTS_KEPT = 1 << 16
 
 State = tuple[Any, ...]
 Action = tuple[Any, ...]
 Server = tuple[Any, ...]
+Outgoing = tuple[tuple[int, tuple[int, ...]], ...]  # (receiver index, notification), in sending order
 
 
 class _Overflow(Exception):
@@ -116,6 +127,8 @@ class FleModel:
             )
             for j in range(self.n)
         )
+        # _deliver's cache: (id(receiver tuple), i, j, notification) -> (receiver tuple, new tuple, sent)
+        self._receipts: dict[tuple[int, int, int, tuple[int, ...]], tuple[Server, Server, Outgoing]] = {}
         self.start_when_decided = frozenset(sid for sid, st in zip(self.sids, self.starts, strict=True)
                                             if st.after_decision)
         invariants, action_properties, liveness = properties.catalogue(self)
@@ -264,7 +277,7 @@ class FleModel:
             if cut is not None:
                 cut.append(action)
             return None
-        return action, (tuple(w.srv), tuple(w.ch), w.ctr)
+        return action, (_same_or_new(servers, w.srv), tuple(w.ch), w.ctr)
 
     # ------------------------------------------------------------------ helpers
     def _fresh_server(self, k: int, sid: int, alive: int, cep: int, aep: int, zx: int) -> Server:
@@ -339,9 +352,13 @@ class FleModel:
 
     def _send_notifications(self, w: _World, k: int, s: Server | list[Any]) -> None:
         """FastLeaderElection.sendNotifications: the proposal, as LOOKING, to every voter (self included)."""
-        msg = self._msg(s, LOOKING, s[PL], s[PZ], s[RND], s[PE])
-        for j in self.voter_idx:
+        for j, msg in self._notifications(s):
             self._send(w, k, j, msg)
+
+    def _notifications(self, s: Server | list[Any]) -> list[tuple[int, tuple[int, ...]]]:
+        """What sendNotifications sends: (receiver index, notification) for every voter."""
+        msg = self._msg(s, LOOKING, s[PL], s[PZ], s[RND], s[PE])
+        return [(j, msg) for j in self.voter_idx]
 
     def _set_proposal(self, s: list[Any], leader: int, zxid: int, pe: int) -> None:
         """FastLeaderElection.updateProposal (recording the abandoned vote for NoVoteCircle)."""
@@ -428,29 +445,48 @@ class FleModel:
             w.ch[c] = (None, (*infl[1:], slot), slot if self.reconnects else None, conn)
         else:
             w.ch[c] = (slot, infl[1:], last, conn)
-        sj = w.srv[j]  # only the LOOKING branch changes the receiver: the others keep its tuple
+        sj = w.srv[j]
+        memo = self._receipts
+        key = (id(sj), i, j, msg)
+        known = memo.get(key)
+        if known is not None and known[0] is sj:  # the same receiver tuple, not one at a recycled address
+            _, receiver, sent = known
+        else:
+            receiver, sent = self._receive(sj, i, j, msg)
+            if len(memo) >= RECEIPTS_KEPT:
+                memo.clear()
+            memo[key] = (sj, receiver, sent)  # keeps sj alive, so its id is not reused while cached
+        w.srv[j] = receiver
+        for target, reply in sent:
+            self._send(w, j, target, reply)
+
+    def _receive(self, sj: Server, i: int, j: int, msg: tuple[int, ...]) -> tuple[Server, Outgoing]:
+        """What a notification from i does at j: j's new fields and what j sends, in order (a pure function,
+        cached by ``_deliver``)."""
+        out: list[tuple[int, tuple[int, ...]]] = []
         mst = msg[0]
         if not self.is_voter[i]:
             # WorkerReceiver: a non-voter gets currentVote and logicalclock, and is never counted.
             cl, cz, _, cpe = sj[CV]
-            self._send(w, j, i, self._msg(sj, sj[ST], cl, cz, sj[RND], cpe))
-            return
+            out.append((i, self._msg(sj, sj[ST], cl, cz, sj[RND], cpe)))
+            return sj, tuple(out)
         if sj[ST] == LOOKING:
             if mst == LOOKING and msg[3] < sj[RND]:
                 # WorkerReceiver: a LOOKING sender from an older round gets the live proposal and round.
-                self._send(w, j, i, self._msg(sj, LOOKING, sj[PL], sj[PZ], sj[RND], sj[PE]))
+                out.append((i, self._msg(sj, LOOKING, sj[PL], sj[PZ], sj[RND], sj[PE])))
             s = list(sj)
             if s[FW]:
                 self._drain(s, self.sids[i], msg)
             else:
-                self._look_for_leader(w, j, s, self.sids[i], msg)
-            w.srv[j] = tuple(s)
-        elif mst == LOOKING:
+                self._look_for_leader(out, j, s, self.sids[i], msg)
+            return _same_or_new(sj, s), tuple(out)
+        if mst == LOOKING:
             # WorkerReceiver: a decided server answers a LOOKING sender with its currentVote.
             cl, cz, crnd, cpe = sj[CV]
             rnd = crnd if self.variant.update_election_vote else sj[RND]
-            self._send(w, j, i, self._msg(sj, sj[ST], cl, cz, rnd, cpe))
+            out.append((i, self._msg(sj, sj[ST], cl, cz, rnd, cpe)))
         # FOLLOWING/LEADING/OBSERVING notifications to a decided server are dropped.
+        return sj, tuple(out)
 
     def _drain(self, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
         """lookForLeader's finalizeWait loop: a better vote is re-queued (ending the wait), others dropped."""
@@ -464,8 +500,11 @@ class FleModel:
         s = list(w.srv[j])
         sender, *msg = s[PEND]
         s[PEND] = None
-        self._look_for_leader(w, j, s, sender, tuple(msg))
+        out: list[tuple[int, tuple[int, ...]]] = []
+        self._look_for_leader(out, j, s, sender, tuple(msg))
         w.srv[j] = tuple(s)
+        for target, notification in out:
+            self._send(w, j, target, notification)
 
     def _finalize_expire(self, w: _World, j: int) -> None:
         """finalizeWait passed with nothing better: setPeerState(proposedLeader) and return the end vote."""
@@ -477,15 +516,18 @@ class FleModel:
     def _ack_record(self, acks: int, ghost: tuple[int, int] | None) -> Any:
         return (acks, ghost) if self.track else None
 
-    def _look_for_leader(self, w: _World, j: int, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
-        """One iteration of FastLeaderElection.lookForLeader's loop for a received notification."""
+    def _look_for_leader(
+        self, out: list[tuple[int, tuple[int, ...]]], j: int, s: list[Any], sender: int, msg: tuple[int, ...]
+    ) -> None:
+        """One iteration of FastLeaderElection.lookForLeader's loop for a received notification (what j sends
+        is appended to ``out``)."""
         mst, ml, mz, mrnd, mpe, _, _ = msg
         if ml not in self.voter_sids:
             return  # validVoter(n.leader): "Ignoring notification for non-cluster member sid"
         if mst == OBSERVING:
             return  # "Notification from observer"
         if mst != LOOKING:
-            self._received_following(w, j, s, sender, msg)
+            self._received_following(j, s, sender, msg)
             return
         if mz == -1:
             return  # "Ignoring notification from member with -1 zxid"
@@ -508,13 +550,13 @@ class FleModel:
             else:  # "self": ZK-275
                 self._set_proposal(s, il, iz, ie)
             s[HIST] = ()  # NoVoteCircle looks within one round: the previous round's votes are forgotten
-            self._send_notifications(w, j, s)
+            out += self._notifications(s)
         elif mrnd < s[RND]:
             return  # (b) older round: dropped (WorkerReceiver already replied)
         elif top(ml, mz, mpe, s[PL], s[PZ], s[PE]):
             # (c) same round, better vote: adopt and re-broadcast
             self._set_proposal(s, ml, mz, mpe)
-            self._send_notifications(w, j, s)
+            out += self._notifications(s)
         s[RS] = self._put(s[RS], (sender, ml, mz, mrnd, mpe, LOOKING, msg[5], msg[6]))
         acks, ghost = self._acks_looking(s)
         if self.variant.all_votes_shortcut and self._heard_from_all(s):
@@ -532,7 +574,7 @@ class FleModel:
         heard = {e[0] for e in s[RS]}
         return self.voter_sids <= heard and self.weights.get(s[PL], 0) != 0
 
-    def _received_following(self, w: _World, j: int, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
+    def _received_following(self, j: int, s: list[Any], sender: int, msg: tuple[int, ...]) -> None:
         """FastLeaderElection.receivedFollowingNotification (receivedLeadingNotification is the same here)."""
         mst, ml, mz, mrnd, mpe, g1, g2 = msg
         entry = (sender, ml, mz, mrnd, mpe, mst, g1, g2)
@@ -796,6 +838,13 @@ class FleModel:
     @staticmethod
     def state_name(st: int) -> str:
         return STATE_NAMES[st]
+
+
+def _same_or_new(old: tuple[Any, ...], fields: list[Any]) -> tuple[Any, ...]:
+    """``tuple(fields)``, or ``old`` itself if that is equal: a step that changes nothing keeps the very
+    tuple, which the properties and the explorer's component table then recognise by identity."""
+    new = tuple(fields)
+    return old if new == old else new
 
 
 class _World:

@@ -108,6 +108,8 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
 
     def leader_completeness(before: State, action: Action, after: State) -> bool:
         old = before[0]
+        if after[0] is old:
+            return True  # no server changed (a step keeps the servers' tuple then)
         for k, t in enumerate(after[0]):
             if t is old[k]:
                 continue  # a step copies the servers it does not touch by reference
@@ -119,6 +121,8 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
 
     def no_vote_circle(before: State, action: Action, after: State) -> bool:
         old = before[0]
+        if after[0] is old:
+            return True
         for k, t in enumerate(after[0]):
             s = old[k]
             if s is t:

@@ -22,7 +22,12 @@ A model is a value with:
   ``is_terminal(state) -> bool`` (an accepted final state: no successors there is not a deadlock) and
   ``visible(action) -> bool`` (partial-order reduction: True if the action may change anything a
   checked invariant or action property reads, or is itself constrained by an action property;
-  without it the explorer does not reduce).
+  without it the explorer does not reduce);
+- optionally ``components(state) -> tuple`` and ``assemble(parts) -> state``, its inverse (always the
+  same number of parts): queued states are then stored as ids of their parts (collapse compression,
+  ``collapse.py``); and ``invariant_reads(name) -> tuple[int, ...] | None``, the positions among the
+  parts that an invariant reads (None: all of the state), so the explorer judges it once per distinct
+  combination of those parts. A model that declares less than an invariant reads gets wrong verdicts.
 
 Partial-order reduction relies on this contract for ``actor``: actions of different actors are
 *independent* (they commute, and neither enables nor disables the other; ``None`` = dependent on every
