@@ -286,3 +286,33 @@ def test_fle_components_round_trip_and_server_only_invariants() -> None:
     for name in ("OneLeaderPerEpoch", "Agreement", "ValidVote", "VoteIsBestSeen"):
         assert model.invariant_reads(name) == tuple(range(model.n))
     assert model.invariant_reads("ExpectedOutcome") is None  # a scenario's own invariant: the whole state
+
+
+class _NoReceipts(dict[Any, Any]):
+    """No cache: every delivery computes ``_receive`` afresh (the reference)."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+class _CoarseReceipts(dict[Any, Any]):
+    """The twin: receipts keyed without the notification (a cache keyed too coarsely)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(key[:3], default)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key[:3], value)
+
+
+@pytest.mark.parametrize("scenario", ["weighted"])
+def test_fle_receipt_cache_changes_nothing_and_its_coarse_twin_does(scenario: str) -> None:
+    argv = ["check", "--scenario", scenario]
+    cached = _fle(argv)
+    plain = _fle(argv)
+    plain._receipts = _NoReceipts()
+    twin = _fle(argv)
+    twin._receipts = _CoarseReceipts()
+    assert _facts(cached, check_liveness=False) == _facts(plain, check_liveness=False)
+    assert len(cached._receipts) > 0 and len(plain._receipts) == 0
+    assert _facts(twin, check_liveness=False)[:2] != _facts(plain, check_liveness=False)[:2]
