@@ -579,12 +579,15 @@ class FleModel:
         mst, ml, mz, mrnd, mpe, g1, g2 = msg
         entry = (sender, ml, mz, mrnd, mpe, mst, g1, g2)
         if mrnd == s[RND]:
-            s[RS] = self._put(s[RS], entry)
+            fixed_3537 = self.variant.same_round_check_recvset
+            # before 3.6.0 (ZK-3537): recvset.put(sid, new Vote(leader, zxid, round, peerEpoch)): LOOKING
+            s[RS] = self._put(s[RS], entry if fixed_3537 else (*entry[:5], LOOKING, *entry[6:]))
             full = (ml, mz, mrnd, mpe)
             acks, ghost = self._acks(
                 s[RS], lambda e: e[1] == ml if e[5] != LOOKING else (e[1], e[2], e[3], e[4]) == full
             )
-            if self.qtable[acks] and self._check_leader(s, j, s[RS], ml, mrnd):
+            # checkLeader(recvset, ...) from 3.6.0; checkLeader(outofelection, ...) before (ZK-3537)
+            if self.qtable[acks] and self._check_leader(s, j, s[RS] if fixed_3537 else s[OOE], ml, mrnd):
                 self._decide(s, j, ml, mz, mrnd, mpe, self._ack_record(acks, ghost))
                 return
         s[OOE] = self._put(s[OOE], entry)

@@ -86,6 +86,11 @@ _CATALOGUE: tuple[tuple[str, Variant, str, str], ...] = (
     ("ZK-1732", Variant(update_election_vote=False),
      "no updateElectionVote, and out-of-election votes must match on every field",
      "late-joiner"),
+    # Before 3.6.0 (a release-profile knob; it only delays a same-round decision, which no property sees:
+    # conformance tells it apart, docs/versions.md).
+    ("ZK-3537", Variant(same_round_check_recvset=False),
+     "a same-round FOLLOWING/LEADING vote enters recvset as LOOKING and checkLeader reads outofelection",
+     "late-joiner"),
 )
 
 for _name, _variant, _description, _scenario in _CATALOGUE:

@@ -67,11 +67,12 @@ def _variant(**knobs: Any) -> Variant:
     return replace(Variant(), **knobs)
 
 
-_NO_3537 = ("ZK-3537 (fixed 3.6.0): a same-round FOLLOWING/LEADING notification is stored in recvset as a "
+_ZK_3537 = ("ZK-3537 (fixed 3.6.0): a same-round FOLLOWING/LEADING notification is stored in recvset as a "
             "LOOKING-state vote and checkLeader reads outofelection, not recvset")
-_NO_2988 = ("ZK-2988 (fixed 3.4.13/3.5.4): no check that n.leader is a voter (the model always checks)")
-_LOGICALCLOCK_REPLY = ("WorkerReceiver answers a LOOKING peer with logicalclock instead of currentVote's "
-                       "round (ZK-1732 part 3)")
+_NO_2988 = ("ZK-2988 (fixed 3.4.13/3.5.4): no check that n.leader is a voter; the model always checks, which "
+            "changes nothing in it (no voter ever proposes a non-voter), only a peer naming an unknown sid")
+_LOGICALCLOCK_REPLY = ("ZK-1732 part 3 (same knob): a decided server answers a LOOKING peer with "
+                       "logicalclock instead of currentVote's round")
 _WIRE_34 = ("wire: 3.4 handshake and notification layouts, a 29..35-byte notification kills the receiver "
             "thread (ZK-3769, never fixed on 3.4), 1 MiB frames (zkfle.impl.wire_profiles)")
 
@@ -83,40 +84,42 @@ ZK_3_8_0 = BehaviourProfile(
      "ZK-3109's maxTimeToWaitForEpoch (3.6.0) is opt-in and off by default; the model has it off"),
 )
 ZK_3_5_0 = BehaviourProfile(
-    "zookeeper-3.5.0", (3, 5, 0), (3, 5, ANY), Variant(), (),
-    ("3.5 behaves as 3.8.0 for everything the model has knobs for",),
-    (_NO_3537,
+    "zookeeper-3.5.0", (3, 5, 0), (3, 5, ANY), _variant(same_round_check_recvset=False), ("ZK-3537",),
+    (_ZK_3537,),
+    (
      "ZK-1818 (fixed 3.5.5): 3.5.0-3.5.4 store IGNOREVALUE (-1) for the zxid and round of outofelection "
      "votes; equal to 3.8.0's (leader, peerEpoch) matching between 3.5 servers, different across versions",
      "ZK-2164/ZK-3756/ZK-3769 (fixed 3.5.8): connection and receiver-thread faults (QuorumCnxManager)"),
 )
 ZK_3_4_6 = BehaviourProfile(
-    "zookeeper-3.4.6", (3, 4, 6), (3, 4, ANY), Variant(), (),
-    ("ZK-1732/ZK-1805/ZK-1817 fixed: updateElectionVote, version-aware Vote.equals, as in 3.8.0",),
-    (_NO_3537, _NO_2988,
+    "zookeeper-3.4.6", (3, 4, 6), (3, 4, ANY), _variant(same_round_check_recvset=False), ("ZK-3537",),
+    ("ZK-1732/ZK-1805/ZK-1817 fixed: updateElectionVote, version-aware Vote.equals, as in 3.8.0", _ZK_3537),
+    (_NO_2988,
      "a FOLLOWING/LEADING server answers a version-0 (3.4.0-3.4.5) peer with its bcVote (ZK-1817); the "
      "model has one version",
      _WIRE_34.replace("3.4 handshake and notification layouts", "sid-only handshake, 40-byte notifications")),
 )
 ZK_3_4_4 = BehaviourProfile(
-    "zookeeper-3.4.4", (3, 4, 4), (3, 4, 5), _variant(update_election_vote=False), ("ZK-1732",),
+    "zookeeper-3.4.4", (3, 4, 4), (3, 4, 5),
+    _variant(update_election_vote=False, same_round_check_recvset=False),
+    ("ZK-1732", "ZK-3537"),
     ("ZK-1732 (fixed 3.4.6): no updateElectionVote, and outofelection votes match on every field "
-     "(Vote.equals compares id, zxid, electionEpoch and peerEpoch)",),
-    (_NO_3537, _NO_2988,
-     _LOGICALCLOCK_REPLY,
+     "(Vote.equals compares id, zxid, electionEpoch and peerEpoch)", _LOGICALCLOCK_REPLY, _ZK_3537),
+    (_NO_2988,
      _WIRE_34.replace("3.4 handshake and notification layouts", "sid-only handshake, 36-byte notifications")),
 )
 ZK_3_4_3 = BehaviourProfile(
     "zookeeper-3.4.3", (3, 4, 0), (3, 4, 3),
-    _variant(predicate="ZK-1419", check_leader_round_for_self=False, update_election_vote=False),
-    ("ZK-1419", "ZK-1514", "ZK-1732"),
+    _variant(predicate="ZK-1419", check_leader_round_for_self=False, update_election_vote=False,
+             same_round_check_recvset=False),
+    ("ZK-1419", "ZK-1514", "ZK-1732", "ZK-3537"),
     ("ZK-1419 (fixed 3.4.4): totalOrderPredicate's third clause compares zxid and sid without "
      "newEpoch == curEpoch (read in the 3.4.3 source; a higher sid beats a higher peerEpoch at equal zxid)",
      "ZK-1514 (fixed 3.4.4): checkLeader lets a server lead on FOLLOWING votes of any round (3.4.3 source: "
      "no logicalclock check for self)",
-     "ZK-1732 (fixed 3.4.6): no updateElectionVote; outofelection votes match on every field"),
-    (_NO_3537, _NO_2988,
-     _LOGICALCLOCK_REPLY,
+     "ZK-1732 (fixed 3.4.6): no updateElectionVote; outofelection votes match on every field",
+     _LOGICALCLOCK_REPLY, _ZK_3537),
+    (_NO_2988,
      "a notification with an unknown state code is taken as LOOKING (3.4.3's switch has no default)",
      _WIRE_34.replace("3.4 handshake and notification layouts", "sid-only handshake, 36-byte notifications")),
 )

@@ -44,6 +44,10 @@ class Variant:
     # lookForLeader's pre-3.4.0 shortcut: once recvset holds a vote from every voter (and the proposed leader
     # has a non-zero weight), decide on the own proposal at once (True: ZK-975, removed in 3.4.0).
     all_votes_shortcut: bool = False
+    # receivedFollowingNotification's same-round path: the vote goes into recvset with its state and
+    # checkLeader reads recvset (3.6.0 on). False: ZK-3537 (before 3.6.0): recvset gets the vote as a LOOKING
+    # one and checkLeader reads outofelection.
+    same_round_check_recvset: bool = True
 
     def __post_init__(self) -> None:
         if self.predicate not in PREDICATES:

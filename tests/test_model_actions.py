@@ -187,6 +187,31 @@ def test_same_round_following_votes_match_on_leader_id_and_need_the_leaders_word
     assert field(m, t, 1, fle.ST) == FOLLOWING and field(m, t, 1, fle.CV)[0] == 3
 
 
+def test_zk3537_same_round_path_asks_outofelection_for_the_leader() -> None:
+    # The state of the test above: 3.8.0 follows 3 at once; before 3.6.0 (ZK-3537) checkLeader reads
+    # outofelection, which has no LEADING entry from 3 yet, and the vote enters recvset as a LOOKING one.
+    def run(variant: Variant) -> tuple[int, tuple]:
+        m = model(variant=variant)
+        s = with_server(m, quiet_start(m), 1, rs=((2, 3, 0, 1, 0, FOLLOWING, 0, 0),))
+        s = with_channel(m, s, 3, 1, message(LEADING, 3, 0, 1, 0))
+        t = step(m, s, ("Deliver", 3, 1))
+        return int(field(m, t, 1, fle.ST)), field(m, t, 1, fle.RS)  # type: ignore[return-value]
+
+    st, _ = run(Variant())
+    assert st == FOLLOWING
+    st, rs = run(Variant(same_round_check_recvset=False))
+    assert st == L and (3, 3, 0, 1, 0, L, 0, 0) in rs
+
+
+def test_zk3537_same_round_path_decides_once_outofelection_has_the_leaders_word() -> None:
+    m = model(variant=Variant(same_round_check_recvset=False))
+    s = with_server(m, quiet_start(m), 1, rs=((3, 3, 0, 1, 0, L, 0, 0),),
+                    ooe=((3, 3, 0, 1, 0, LEADING, 0, 0),))
+    s = with_channel(m, s, 2, 1, message(FOLLOWING, 3, 0, 1, 0))
+    t = step(m, s, ("Deliver", 2, 1))
+    assert field(m, t, 1, fle.ST) == FOLLOWING and field(m, t, 1, fle.CV)[0] == 3
+
+
 def test_check_leader_rejects_a_leader_seen_only_as_looking_and_zk159_accepts_it() -> None:
     def run(variant: Variant) -> int:
         m = model(variant=variant)

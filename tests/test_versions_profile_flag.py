@@ -104,8 +104,9 @@ def test_traces_generate_records_the_profiles_variant(tmp_path: Path) -> None:
         argv = ["traces", "generate", "--scenario", "epochs-3", "--count", "2", "--out", str(out)]
         assert main([*argv, *(["--profile", name] if name else [])]) == 0
     for path in sorted((tmp_path / "343").glob("*.json")):
-        assert _meta(path)["variant"] == {"predicate": "ZK-1419", "check_leader_round_for_self": "False",
-                                          "update_election_vote": "False"}
+        assert _meta(path)["variant"] == {
+            "predicate": "ZK-1419", "check_leader_round_for_self": "False", "update_election_vote": "False",
+            "same_round_check_recvset": "False"}
     for path in sorted((tmp_path / "380").glob("*.json")):  # the twin: the default is 3.8.0, no knob
         assert _meta(path)["variant"] == {}
 

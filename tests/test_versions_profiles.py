@@ -33,13 +33,14 @@ def test_default_is_zookeeper_3_8_0() -> None:
     assert ZK_3_8_0.variant.changes() == {}
 
 
-def test_3_4_3_undoes_three_fixes() -> None:
+def test_3_4_3_undoes_four_fixes() -> None:
     assert ZK_3_4_3.variant.changes() == {
         "predicate": "ZK-1419",
         "check_leader_round_for_self": False,
         "update_election_vote": False,
+        "same_round_check_recvset": False,
     }
-    assert ZK_3_4_3.mutants == ("ZK-1419", "ZK-1514", "ZK-1732")
+    assert ZK_3_4_3.mutants == ("ZK-1419", "ZK-1514", "ZK-1732", "ZK-3537")
 
 
 def test_every_turned_knob_is_explained() -> None:
@@ -95,7 +96,7 @@ def test_lookup_and_cli_flag() -> None:
 def test_describe_names_knobs_and_gaps() -> None:
     text = ZK_3_4_3.describe()
     assert text.startswith("zookeeper-3.4.3 (3.4.0-3.4.3)")
-    assert "'predicate': 'ZK-1419'" in text and "not modelled: ZK-3537" in text
+    assert "'predicate': 'ZK-1419'" in text and "models: ZK-3537" in text and "not modelled: ZK-2988" in text
     assert "none (ZooKeeper 3.8.0)" in ZK_3_8_0.describe()
 
 
