@@ -98,6 +98,9 @@ _MUTANTS: dict[str, tuple[dict[str, Any], str, str]] = {
                "a newer round resets the proposal to the server's own vote without comparing"),
     "ZK-159": ({"check_leader": False}, "fresh-3-high",
                "no checkLeader: follow a quorum of FOLLOWING votes without the leader's own LEADING word"),
+    "ZK-3537": ({"same_round_check_recvset": False}, "fresh-3-high",
+                "a same-round LEADING/FOLLOWING vote enters recvset as LOOKING; checkLeader reads "
+                "outofelection"),
 }
 # Aliases the model's registry or users may use.
 _ALIASES = {"M1419": "ZK-1419", "M275": "ZK-275", "M159": "ZK-159", "no-finalize": "no-finalize-wait",

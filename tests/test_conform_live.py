@@ -51,7 +51,7 @@ def test_correct_traces_conform_on_zkfle_node(covering: Path) -> None:
 
 
 @pytest.mark.zookeeper
-@pytest.mark.parametrize("name", ["ZK-1419", "no-finalize-wait", "ZK-275", "ZK-159"])
+@pytest.mark.parametrize("name", ["ZK-1419", "no-finalize-wait", "ZK-275", "ZK-159", "ZK-3537"])
 def test_mutant_traces_diverge_on_real_zookeeper(name: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "r.json"

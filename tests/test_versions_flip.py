@@ -129,3 +129,15 @@ def test_the_cli_flips_the_verdict_on_3_4_3(tmp_path: Path) -> None:
     theirs = conform("--distinguish-from", "zookeeper-3.4.3")
     assert theirs.returncode == 12, theirs.stdout + theirs.stderr
     assert "model: zookeeper-3.8.0 (--profile zookeeper-3.4.3 judges it by that)" in theirs.stdout
+
+
+@pytest.mark.zookeeper
+@needs_343
+def test_zk_3537_mutant_traces_pass_on_3_4_3(tmp_path: Path) -> None:
+    """The twin of ``test_mutant_traces_diverge_on_real_zookeeper[ZK-3537]`` (3.8.0, exit 12): 3.4.3 still
+    has ZK-3537, so the same mutant's traces conform there."""
+    done = subprocess.run([sys.executable, "-m", "zkfle", "conform", "--target", "zookeeper",
+                           "--zookeeper-home", os.environ[ZK343_ENV], "--mutant", "ZK-3537", "--count", "1",
+                           "--no-confirm", "--keep", str(tmp_path / "traces")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
