@@ -34,7 +34,13 @@ from typing import Any
 import xxhash
 
 from zkfle.model.explorer.checks import Checks
-from zkfle.model.explorer.collapse import CollapsedStates, ComponentTable, InvariantMemo, new_level
+from zkfle.model.explorer.collapse import (
+    ID_TYPECODE,
+    CollapsedStates,
+    ComponentTable,
+    InvariantMemo,
+    new_level,
+)
 from zkfle.model.explorer.fingerprint import MARSHAL_VERSION, fingerprint
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.spec import Action
@@ -422,7 +428,9 @@ class Partition:
         box = self.pending[owner]
         entry = box.get(fp)
         if entry is None:
-            box[fp] = [target, gid, pos, [gid] if reduced else None]
+            # with a component table the announced state waits as its component ids (4 bytes each)
+            held = target if self.table is None else array(ID_TYPECODE, self.table.encode(target))
+            box[fp] = [held, gid, pos, [gid] if reduced else None]
         elif reduced:
             if entry[3] is None:
                 entry[3] = [gid]
@@ -468,7 +476,8 @@ class Partition:
             batch = out[owner]
             for entry, code in zip(box.values(), codes, strict=True):
                 if code == 0:
-                    batch.extend(entry[:3])
+                    held, parent_gid, pos = entry[:3]
+                    batch.extend((held if self.table is None else self.table.decode(held), parent_gid, pos))
                 elif code == 2 and entry[3]:
                     sources.update(entry[3])
         self.asked = []
