@@ -59,7 +59,7 @@ from zkfle.conformance.zkserver import (
 )
 from zkfle.errors import TargetUnavailable, UserInputError
 from zkfle.impl import wire
-from zkfle.impl.events import FOLLOWING, LOOKING, Notification
+from zkfle.impl.events import FOLLOWING, LEADING, LOOKING, Notification
 from zkfle.impl.wire_profiles import WireProfile, profile_for_version
 from zkfle.model.profiles import DEFAULT_PROFILE, PROFILES, profile_for_release
 from zkfle.zoocfg import ServerSpec, ZooCfg
@@ -474,9 +474,13 @@ class ProbePeer:
         self.frames = wire.FrameReader()
         self.payloads: list[bytes] = []
 
-    def send(self, state: int, leader: int, zxid: int, rnd: int, peer_epoch: int) -> None:
+    def frame(self, state: int, leader: int, zxid: int, rnd: int, peer_epoch: int) -> bytes:
+        """One notification, framed in the release's wire profile."""
         n = Notification(state, leader, zxid, rnd, peer_epoch, version=self.profile.notification_version)
-        self.sock.sendall(self.profile.encode_frame(self.profile.encode_notification(n)))
+        return self.profile.encode_frame(self.profile.encode_notification(n))
+
+    def send(self, state: int, leader: int, zxid: int, rnd: int, peer_epoch: int) -> None:
+        self.sock.sendall(self.frame(state, leader, zxid, rnd, peer_epoch))
 
     def pump(self, wait: float) -> bool:
         """Read what arrives within ``wait`` seconds; False once the server has closed the connection."""
@@ -669,7 +673,60 @@ def probe_election_vote_update(release: ZooKeeperRelease, workdir: str | Path,
                        "ZK-1732", (("update_election_vote", False),), evidence)
 
 
-PROBES = (probe_vote_order, probe_self_leadership, probe_election_vote_update)
+def probe_same_round_leader_check(release: ZooKeeperRelease, workdir: str | Path,
+                                  timeout: float = 60.0) -> Observation:
+    """Does a same-round LEADING vote complete a quorum of recvset's LOOKING votes?
+    (``receivedFollowingNotification``'s ``checkLeader``; ZK-3537, fixed in 3.6.0)
+
+    Server 1 of five, fresh (round 1). Sid 2 votes LOOKING (3, zxid 0, round 1, peerEpoch 0); server 1
+    adopts 3 and its loop-back vote for 3 is queued (its own ``Notification:`` line). recvset then holds
+    LOOKING votes for 3 from 1 and 2: two of five, no quorum. Sid 3 then sends LEADING for 3 in round 1
+    and, on the same connection right behind it, LOOKING for 5 in round 2. From 3.6.0 the LEADING vote
+    enters recvset with its state, {1, 2, 3} is a quorum and ``checkLeader(recvset)`` finds 3 LEADING:
+    server 1 follows 3 at once. Before 3.6.0 the vote enters recvset as LOOKING and ``checkLeader`` reads
+    ``outofelection``, which holds 3's vote alone: server 1 stays LOOKING and the round-2 vote moves it to
+    round 2, which it broadcasts. The round-2 vote is for 5, better than 3, so that even a poll timeout
+    between the two (a loop-back that starts the finalize wait on recvset's quorum) ends in round 2.
+    Whichever server 1 shows first ends the probe: its state line, or a round-2 vote it sends sid 2.
+    """
+    with _ProbeEnsemble(release, _fresh_dir(workdir, "same-round-leader"), 5, timeout) as probe:
+        p = probe.peers
+        p[2].send(LOOKING, 3, 0, 1, 0)
+        probe.wait_logged(1, "LOOKING", 3)  # its own loop-back vote for 3 is queued ahead of what follows
+        p[3].sock.sendall(p[3].frame(LEADING, 3, 0, 1, 0) + p[3].frame(LOOKING, 5, 0, 2, 0))  # one write
+        while True:
+            decision = probe.decision()
+            if decision is not None:
+                return same_round_observation(decision, moved_to_round_2=False)
+            p[2].pump(min(0.1, probe.left()))
+            if any(n.state == LOOKING and n.election_epoch == 2 for n in p[2].received()):
+                # the state line, if any, was logged before a later election's round-2 vote was sent
+                decision = probe.decision()
+                return same_round_observation(decision, moved_to_round_2=decision is None)
+
+
+def same_round_observation(decision: str | None, moved_to_round_2: bool) -> Observation:
+    """What ``probe_same_round_leader_check`` saw, as an ``Observation``: server 1's first decision (a
+    ``QuorumPeer.run`` state line), or that it moved to round 2 while still LOOKING."""
+    if moved_to_round_2:
+        return Observation("same-round leader check", False,
+                           "a same-round LEADING vote does not complete recvset's quorum (ZK-3537)",
+                           "ZK-3537", (("same_round_check_recvset", False),),
+                           "server 1 stayed LOOKING on 3's round-1 LEADING vote with LOOKING votes for 3 "
+                           "from 1 and 2, and moved to round 2")
+    if decision == "FOLLOWING":
+        return Observation("same-round leader check", True,
+                           "follows on recvset's quorum with the leader's word (ZK-3537 fixed)",
+                           "ZK-3537", (("same_round_check_recvset", True),),
+                           "server 1 followed 3 on 3's round-1 LEADING vote with LOOKING votes for 3 "
+                           "from 1 and 2")
+    # neither behaviour of the model: no profile sets this knob to None, so none is consistent
+    return Observation("same-round leader check", False, f"went {decision} on a vote for 3 (no profile)",
+                       "ZK-3537", (("same_round_check_recvset", None),),
+                       f"server 1 went {decision} on 3's round-1 LEADING vote")
+
+
+PROBES = (probe_vote_order, probe_self_leadership, probe_election_vote_update, probe_same_round_leader_check)
 
 
 @dataclass(frozen=True)
@@ -750,10 +807,12 @@ __all__ = [
     "parse_state_line",
     "parse_version",
     "probe_election_vote_update",
+    "probe_same_round_leader_check",
     "probe_self_leadership",
     "probe_vote_order",
     "read_class_constants",
     "release_from_classpath",
+    "same_round_observation",
     "version_from_jar",
     "version_witnesses",
 ]

@@ -1,8 +1,8 @@
 """``zkfle conform --target zookeeper ... --identify`` and the release selection flags, through the real CLI.
 
 - ``--identify`` against Debian's ZooKeeper 3.8.0 (a real server, ``zookeeper`` mark) exits 0 and reports the
-  3.8.0 behaviours: epoch-first vote order (ZK-1419 fixed), ZK-1514 and ZK-1732 fixed, zookeeper-3.8.0
-  consistent and zookeeper-3.4.3 not; the table goes to stdout, the JSON to ``--json FILE``.
+  3.8.0 behaviours: epoch-first vote order (ZK-1419 fixed), ZK-1514, ZK-1732 and ZK-3537 fixed, and
+  zookeeper-3.8.0 alone consistent; the table goes to stdout, the JSON to ``--json FILE``.
 - Its negative twins exit 2 with one ``zkfle: error:`` line and no traceback: ``--zookeeper-home`` at an
   empty directory, ``--zookeeper-version 3.4.3`` against the 3.8.0 jar (while 3.8.0 itself is accepted),
   ``--identify`` with a target other than zookeeper.
@@ -70,11 +70,12 @@ def test_identify_debian_380_shows_the_fixed_behaviours(tmp_path: Path) -> None:
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["version"] == "3.8.0" and report["as_expected"] is True
     shown = {o["jira"]: o for o in report["observations"]}
-    assert set(shown) == {"ZK-1419", "ZK-1514", "ZK-1732"}
+    assert set(shown) == {"ZK-1419", "ZK-1514", "ZK-1732", "ZK-3537"}
     assert all(o["fixed"] for o in shown.values())
     assert shown["ZK-1419"]["knobs"] == {"predicate": "3.8.0"}  # epoch before sid: the 3.8.0 predicate
-    assert "zookeeper-3.8.0" in report["consistent_profiles"]
-    assert "zookeeper-3.4.3" not in report["consistent_profiles"]
+    assert shown["ZK-3537"]["knobs"] == {"same_round_check_recvset": True}
+    assert report["consistent_profiles"] == ["zookeeper-3.8.0"]
+    assert "consistent profiles: zookeeper-3.8.0; zookeeper-3.8.0 expected" in proc.stdout
 
 
 @pytest.mark.zookeeper
@@ -88,6 +89,7 @@ def test_identify_343_shows_the_old_behaviours() -> None:
     report = json.loads(proc.stdout)
     assert report["version"] == "3.4.3" and report["wire_profile"] == "3.4.0-3.4.5"
     assert not any(o["fixed"] for o in report["observations"])
+    assert {o["jira"] for o in report["observations"]} == {"ZK-1419", "ZK-1514", "ZK-1732", "ZK-3537"}
     assert report["consistent_profiles"] == ["zookeeper-3.4.3"]
 
 

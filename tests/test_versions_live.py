@@ -9,9 +9,10 @@
   - a 3.5-style handshake is refused;
   - ``QuorumCnxManager``s in the 3.4.0-3.4.5 profile (the conformance harness's transport) exchange votes
     with it both ways; the twin, managers speaking 3.8.0's wire, is not heard and cannot read its replies;
-  - ``identify`` sees ZK-1419, ZK-1514 and ZK-1732 and finds only the zookeeper-3.4.3 profile consistent.
-- Debian's 3.8.0 (``zookeeper`` mark, so CI runs it) is the twin: the same probes see the three fixes, and
-  zookeeper-3.4.3 is not consistent with it.
+  - ``identify`` sees ZK-1419, ZK-1514, ZK-1732 and ZK-3537 and finds only the zookeeper-3.4.3 profile
+    consistent.
+- Debian's 3.8.0 (``zookeeper`` mark, so CI runs it) is the twin: the same probes see the four fixes, and
+  only zookeeper-3.8.0 is consistent with it (ZK-3537 tells it from the 3.4.6 and 3.5.0 lines).
 - Any other unpacked releases listed in ``ZKFLE_ZOOKEEPER_HOMES`` (``os.pathsep``-separated) must elect, and
   ``identify`` must find their behaviour consistent with the profile their version maps to.
 """
@@ -181,9 +182,10 @@ def test_343_refuses_a_versioned_handshake(zk343: ZooKeeperRelease, tmp_path: Pa
 def test_343_identifies_as_3_4_3(zk343: ZooKeeperRelease, tmp_path: Path) -> None:
     ident = identify(zk343, tmp_path)
     assert [(o.jira, o.fixed) for o in ident.observations] == [
-        ("ZK-1419", False), ("ZK-1514", False), ("ZK-1732", False)]
+        ("ZK-1419", False), ("ZK-1514", False), ("ZK-1732", False), ("ZK-3537", False)]
     assert ident.consistent_profiles == ("zookeeper-3.4.3",) and ident.as_expected
     assert "(3, 0)" in ident.observations[0].evidence
+    assert "moved to round 2" in ident.observations[3].evidence
 
 
 # ------------------------------------------------------------------------------------- 3.8.0, the twin
@@ -193,11 +195,12 @@ def test_343_identifies_as_3_4_3(zk343: ZooKeeperRelease, tmp_path: Path) -> Non
 def test_380_identifies_as_fixed(tmp_path: Path) -> None:
     ident = identify(find_release(DEBIAN), tmp_path)
     assert [(o.jira, o.fixed) for o in ident.observations] == [
-        ("ZK-1419", True), ("ZK-1514", True), ("ZK-1732", True)]
-    assert "zookeeper-3.4.3" not in ident.consistent_profiles
+        ("ZK-1419", True), ("ZK-1514", True), ("ZK-1732", True), ("ZK-3537", True)]
     assert ident.as_expected and ident.expected_profile == "zookeeper-3.8.0"
     assert "never (3, 0)" in ident.observations[0].evidence
-    assert ident.consistent_profiles == ("zookeeper-3.8.0", "zookeeper-3.5.0", "zookeeper-3.4.6")
+    assert "followed 3" in ident.observations[3].evidence
+    # ZK-3537 (fixed in 3.6.0) sets it apart from the 3.4.6 and 3.5.0 lines too
+    assert ident.consistent_profiles == ("zookeeper-3.8.0",)
 
 
 # ------------------------------------------------------------------------------------ any other release
