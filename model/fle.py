@@ -791,6 +791,13 @@ class FleModel:
             return tuple(range(self.n))
         return None
 
+    def flagged_by(self, name: str) -> frozenset[str] | None:
+        """The names of the actions whose steps can violate action property ``name`` (None: any step)."""
+        from zkfle.model.properties import FLAGGED_BY
+
+        flagged: frozenset[str] | None = getattr(self._action_properties.get(name), FLAGGED_BY, None)
+        return flagged
+
     def is_fault(self, action: Action) -> bool:
         return action[0] in ("Crash", "Restart")
 

@@ -46,6 +46,20 @@ def reads_servers_only(invariant: Callable[[State], bool]) -> Callable[[State], 
 
 
 SERVERS_ONLY = "zkfle_reads_servers_only"
+FLAGGED_BY = "zkfle_flagged_by"
+
+
+def flagged_only_by(*actions: str) -> Callable[[Any], Any]:
+    """Mark an action property that only steps of these actions can violate: the explorer then skips it on
+    every other step (``FleModel.flagged_by``). The sets below follow fle.py: a LOOKING server changes
+    its proposal within one round only in lookForLeader (``Deliver``, ``ProcessRequeued``), and a server
+    becomes LEADING only in ``_decide`` (those two and ``FinalizeExpire``)."""
+
+    def mark(prop: Any) -> Any:
+        setattr(prop, FLAGGED_BY, frozenset(actions))
+        return prop
+
+    return mark
 ActionProperties = dict[str, Callable[[State, Action, State], bool]]
 
 
@@ -106,6 +120,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
         rounds = [s[cv_][2] for s in state[0] if s[alive] == up and s[st_] == LEADING]
         return len(rounds) == len(set(rounds))
 
+    @flagged_only_by("Deliver", "ProcessRequeued", "FinalizeExpire")
     def leader_completeness(before: State, action: Action, after: State) -> bool:
         old = before[0]
         if after[0] is old:
@@ -119,6 +134,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
                     return False
         return True
 
+    @flagged_only_by("Deliver", "ProcessRequeued")
     def no_vote_circle(before: State, action: Action, after: State) -> bool:
         old = before[0]
         if after[0] is old:

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 from zkfle.errors import InternalError
 
 ID_TYPECODE = "I"  # unsigned 32-bit: ids up to 4 * 10^9 distinct components
+_UNKNOWN = repeat(0)  # dict.get's default for every part: 0 is never an id
 
 
 class ComponentTable:
@@ -70,13 +72,18 @@ class ComponentTable:
     def encode(self, state: Any) -> list[int]:
         """The ids of the components of ``state`` (storing the new ones)."""
         parts = self.components(state)
-        ids: list[int | None] = list(map(self.by_address.get, map(id, parts)))  # by identity, at C speed
-        if None in ids:  # the parts the step rebuilt: by content
+        ids = list(map(self.by_address.get, map(id, parts), _UNKNOWN))  # by identity, at C speed (0: unknown)
+        if 0 in ids:  # the parts the step rebuilt: by content
             intern = self.intern
-            ids = [intern(parts[k]) if i is None else i for k, i in enumerate(ids)]
+            k = ids.index(0)
+            while True:
+                ids[k] = intern(parts[k])
+                if 0 not in ids:
+                    break
+                k = ids.index(0, k + 1)
         if len(ids) != self.width:
             self._check_width(state, len(ids))
-        return ids  # type: ignore[return-value]  # no None is left
+        return ids
 
     def decode(self, ids: Any) -> Any:
         """The state whose component ids are ``ids`` (built from the stored components)."""

@@ -128,6 +128,8 @@ class Partition:
         self.canonical: Callable[[Any], Any] | None = getattr(model, "canonical", None) if symmetry else None
         self.is_terminal: Callable[[Any], bool] | None = getattr(model, "is_terminal", None)
         self.ample = AmpleChooser(model) if por else None
+        # action properties per action name: a model may say which actions can violate each one
+        self.action_checks: dict[str, tuple[tuple[str, Callable[[Any, Action, Any], bool]], ...]] = {}
         self.fresh: set[int] = set()  # fingerprints first reached in the level being built (POR's C3)
         self.expanded_full: set[int] = set()  # global ids fully expanded in this level after C3
         self.outbox: list[list[Any]] = [[] for _ in range(parts)]  # flattened records, per owner
@@ -235,6 +237,17 @@ class Partition:
         self.next_frontier.ids.extend(ids)
         return memo.failed(state, ids)
 
+    def _action_checks_for(self, kind: str) -> tuple[tuple[str, Callable[[Any, Action, Any], bool]], ...]:
+        """The action properties a step named ``kind`` can violate (all, unless the model's
+        ``flagged_by(property)`` names the actions that can), remembered per name."""
+        flagged_by = getattr(self.model, "flagged_by", None)
+        props = tuple(
+            (name, prop) for name, prop in self.checks.actions
+            if flagged_by is None or (kinds := flagged_by(name)) is None or kind in kinds
+        )
+        self.action_checks[kind] = props
+        return props
+
     def _share_of_max(self) -> int:
         assert self.max_states is not None
         share, extra = divmod(self.max_states, self.parts)  # the shares add up to max_states
@@ -279,7 +292,7 @@ class Partition:
         successors = self.model.successors
         canonical = self.canonical
         parts, me = self.parts, self.me
-        actions = self.checks.actions
+        by_kind = self.action_checks  # action name -> the action properties that step can violate
         check_deadlock = self.checks.deadlock
         ample = self.ample
         building = self.seen.building  # the level being built; closed levels are in recent or the archive
@@ -328,7 +341,10 @@ class Partition:
             old_ample = False
             for pos in positions:
                 action, target = succ[pos]
-                for name, prop in actions:
+                props = by_kind.get(action[0])
+                if props is None:
+                    props = self._action_checks_for(action[0])
+                for name, prop in props:
                     if not prop(state, action, target):
                         self.findings.append(Finding(next_depth, "action", name, gid, pos))
                 fp = _xxh3(_dumps(target if canonical is None else canonical(target), MARSHAL_VERSION))

@@ -27,7 +27,9 @@ A model is a value with:
   same number of parts): queued states are then stored as ids of their parts (collapse compression,
   ``collapse.py``); and ``invariant_reads(name) -> tuple[int, ...] | None``, the positions among the
   parts that an invariant reads (None: all of the state), so the explorer judges it once per distinct
-  combination of those parts. A model that declares less than an invariant reads gets wrong verdicts.
+  combination of those parts. A model that declares less than an invariant reads gets wrong verdicts;
+- optionally ``flagged_by(name) -> frozenset[str] | None``: the names of the actions whose steps can
+  violate action property ``name`` (None: any); the property is skipped on every other step.
 
 Partial-order reduction relies on this contract for ``actor``: actions of different actors are
 *independent* (they commute, and neither enables nor disables the other; ``None`` = dependent on every
