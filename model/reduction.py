@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import marshal
 import weakref
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -155,20 +154,21 @@ def ample(model: FleModel, state: State, succ: Succ) -> list[int] | None:
             own.setdefault(idx[action[2]], []).append(pos)
         elif name in ("ProcessRequeued", "FinalizeExpire"):
             own.setdefault(idx[action[1]], []).append(pos)
-    best: list[int] | None = None
     servers = state[0]
+    looking = []
     for j, positions in own.items():
-        if servers[j][ST] == LOOKING:
-            chosen = _looking_set(model, state, succ, j, positions, plan)
-        else:
+        if servers[j][ST] != LOOKING:
             chosen = _decided_step(model, state, succ, j, positions, plan)
-        if chosen is not None and (best is None or len(chosen) < len(best)):
-            best = chosen
-            if len(best) == 1:
-                break
-    if best is None or len(best) == len(succ):
-        return None
-    return best
+            if chosen is not None:
+                return chosen  # a single step: nothing smaller
+        elif len(positions) < len(succ):
+            looking.append((len(positions), j, positions))
+    changers: list[frozenset[int]] = []  # computed once, and only if needed
+    for _, j, positions in sorted(looking):
+        chosen = _looking_set(model, state, succ, j, positions, plan, changers)
+        if chosen is not None:
+            return chosen
+    return None
 
 
 def _faults_wait_for_quiet(model: FleModel, state: State) -> bool:
@@ -237,22 +237,25 @@ def _never_established(model: FleModel, state: State, leader_sid: int) -> bool:
 
 
 def _looking_set(
-    model: FleModel, state: State, succ: Succ, j: int, positions: list[int], plan: _Plan
+    model: FleModel, state: State, succ: Succ, j: int, positions: list[int], plan: _Plan,
+    changers: list[frozenset[int]],
 ) -> list[int] | None:
-    """Case 2: every enabled step of a LOOKING server (docs/reductions.md)."""
-    servers = state[0]
-    sj = servers[j]
-    if CHECK_C1:
-        if not _nothing_cut(model, state, j, len(positions)):
-            return None
-        if sj[PEND] is None and _may_get_new_input(model, state, j):
-            return None
+    """Case 2: every enabled step of a LOOKING server (docs/reductions.md); cheap tests first."""
+    sj = state[0][j]
     for pos in positions:
         after = succ[pos][1][0][j]
         if not _invisible(plan, sj, after):
             return None
         if CHECK_C1 and after[ST] == FOLLOWING and not _establish_cannot_race(model, state, after[CV][0]):
             return None
+    if CHECK_C1:
+        if not _nothing_cut(model, state, j, len(positions)):
+            return None
+        if sj[PEND] is None:
+            if not changers:
+                changers.append(_vote_changers(model, state))
+            if _may_get_new_input(model, state, j, changers[0]):
+                return None
     return positions
 
 
@@ -281,23 +284,23 @@ def _establish_cannot_race(model: FleModel, state: State, leader_sid: int) -> bo
     return ls[ST] not in (LOOKING, LEADING)
 
 
-def _may_get_new_input(model: FleModel, state: State, j: int) -> bool:
+def _may_get_new_input(model: FleModel, state: State, j: int, changers: frozenset[int]) -> bool:
     """Could some server send to ``j``, before ``j`` acts, on a channel into ``j`` that is empty now?"""
-    servers, channels, _ = state
+    channels = state[1]
     n = model.n
-    busy = _busy_servers(model, state, j)
+    busy = _busy_servers(model, state, j, changers)
     j_votes = model.is_voter[j]
     for k in busy:
         if channels[k * n + j][INFL]:
             continue  # that delivery is already in the set; later messages queue behind it
-        if servers[k][ST] == LOOKING and j_votes:
+        if k in changers and j_votes:
             return True  # k may change its vote and broadcast to every voter
         if channels[j * n + k][INFL]:
             return True  # k may answer a notification of j's
     return False
 
 
-def _busy_servers(model: FleModel, state: State, j: int) -> Iterable[int]:
+def _busy_servers(model: FleModel, state: State, j: int, changers: frozenset[int]) -> set[int]:
     """The servers other than ``j`` that may receive a notification before ``j`` acts (a fixed point)."""
     servers, channels, _ = state
     n = model.n
@@ -313,7 +316,7 @@ def _busy_servers(model: FleModel, state: State, j: int) -> Iterable[int]:
     while todo:
         k = todo.pop()
         reached: list[int] = []
-        if servers[k][ST] == LOOKING:
+        if k in changers:
             reached.extend(voters)  # a new vote goes to every voter
         reached.extend(i for i in range(n) if channels[i * n + k][INFL])  # answers go back to senders
         for i in reached:
@@ -321,6 +324,48 @@ def _busy_servers(model: FleModel, state: State, j: int) -> Iterable[int]:
                 busy.add(i)
                 todo.append(i)
     return busy
+
+
+def _vote_changers(model: FleModel, state: State) -> frozenset[int]:
+    """The LOOKING servers that may still change their proposal or round (and so broadcast) before the
+    network is quiet again: some LOOKING notification that can still exist is newer or better than theirs.
+
+    Every LOOKING notification that can be sent from here carries a (round, vote) pair already in flight or
+    re-queued, some LOOKING server's present (round, proposal), or, after a round jump to a round already in
+    flight, that server's initial vote or present proposal in the new round (``round_jump``'s three modes).
+    No step makes a new round or a new vote out of anything else until a quiet-network timer fires."""
+    servers, channels, _ = state
+    looking = [k for k, s in enumerate(servers) if s[ALIVE] == UP and s[ST] == LOOKING]
+    if not looking:
+        return frozenset()
+    seen: set[tuple[int, int, int, int]] = set()
+    for ch in channels:
+        for msg in ch[INFL]:
+            if msg[0] == LOOKING:
+                seen.add((msg[3], msg[1], msg[2], msg[4]))
+    for s in servers:
+        pend = s[PEND]
+        if pend is not None and pend[1] == LOOKING:
+            seen.add((pend[4], pend[2], pend[3], pend[5]))
+    for k in looking:
+        s = servers[k]
+        seen.add((s[RND], s[PL], s[PZ], s[PE]))
+    rounds = {r for r, _, _, _ in seen}
+    for k in looking:
+        s = servers[k]
+        il, iz, ie = model._init_vote(k, s[ZX], s[CEP])
+        for r in rounds:
+            if r > s[RND]:
+                seen.add((r, il, iz, ie))
+                seen.add((r, s[PL], s[PZ], s[PE]))
+    top = model.top
+    changers = set()
+    for k in looking:
+        s = servers[k]
+        rnd, pl, pz, pe = s[RND], s[PL], s[PZ], s[PE]
+        if any(r > rnd or (r == rnd and top(ml, mz, mpe, pl, pz, pe)) for r, ml, mz, mpe in seen):
+            changers.add(k)
+    return frozenset(changers)
 
 
 # ---------------------------------------------------------------------------------------------- symmetry
@@ -345,22 +390,30 @@ def canonical(model: FleModel, state: State) -> State:
     n = model.n
     perm = list(range(n))  # perm[new position] = old position
     for group in groups:
-        ranked = sorted(group, key=lambda k: _observer_key(model, state, k, group))
-        for pos, k in zip(group, ranked, strict=True):
+        for pos, k in zip(group, _ranked(model, state, group), strict=True):
             perm[pos] = k
     if all(perm[p] == p for p in range(n)):
         return state
     return permute(model, state, perm)
 
 
-def _observer_key(model: FleModel, state: State, k: int, group: tuple[int, ...]) -> bytes:
-    """What observer ``k`` looks like from outside its group, its own sid written as 0."""
-    servers, channels, _ = state
+def _ranked(model: FleModel, state: State, group: tuple[int, ...]) -> list[int]:
+    """The group's members in canonical order: by their own tuple, then (on a tie) by their channels."""
+    servers, sids = state[0], model.sids
+    keys = {k: marshal.dumps(_rename_own(servers[k], sids[k], 0)) for k in group}
+    if len(set(keys.values())) < len(group):
+        keys = {k: keys[k] + _channel_key(model, state, k, group) for k in group}
+    return sorted(group, key=keys.__getitem__)
+
+
+def _channel_key(model: FleModel, state: State, k: int, group: tuple[int, ...]) -> bytes:
+    """Observer ``k``'s loop-back channel and its channels to and from the servers outside its group."""
+    channels = state[1]
     n = model.n
     outside = [i for i in range(n) if i not in group]
     rows = tuple(channels[k * n + i] for i in outside)
     cols = tuple(channels[i * n + k] for i in outside)
-    return marshal.dumps((_rename_own(servers[k], model.sids[k], 0), channels[k * n + k], rows, cols))
+    return marshal.dumps((channels[k * n + k], rows, cols))
 
 
 def _rename_own(server: tuple[Any, ...], old: int, new: int) -> tuple[Any, ...]:
