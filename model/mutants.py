@@ -86,8 +86,6 @@ _CATALOGUE: tuple[tuple[str, Variant, str, str], ...] = (
     ("ZK-1732", Variant(update_election_vote=False),
      "no updateElectionVote, and out-of-election votes must match on every field",
      "late-joiner"),
-    # Before 3.6.0 (a release-profile knob; it only delays a same-round decision, which no property sees:
-    # conformance tells it apart, docs/versions.md).
     ("ZK-3537", Variant(same_round_check_recvset=False),
      "a same-round FOLLOWING/LEADING vote enters recvset as LOOKING and checkLeader reads outofelection",
      "late-joiner"),
@@ -146,6 +144,14 @@ _HISTORY: dict[str, dict[str, object]] = {
         change="checkLeader wants a LEADING vote from the leader even when the leader is the server itself",
         expect="QuorumHeeded",
         symptom="a server that a quorum follows never leads through the FOLLOWING-notification exit"),
+    "ZK-3537": dict(
+        jira="ZOOKEEPER-3537", affected="3.4.0-3.5.x", fixed_in="3.6.0",
+        change="a same-round FOLLOWING/LEADING vote goes into recvset without its state (as LOOKING) and "
+               "checkLeader reads outofelection instead of recvset",
+        expect="SameRoundLeaderHeeded",
+        symptom="a LOOKING server that holds a quorum for the leader in its own round, the leader's LEADING "
+                "vote included, keeps looking until out-of-election votes alone make a quorum (slower "
+                "elections and joins)"),
     "ZK-498": dict(
         jira="ZOOKEEPER-498 / ZOOKEEPER-491", affected="3.2.0", fixed_in="3.2.1",
         change="totalOrderPredicate has no weight-0 rule: a zero-weight server can win",
@@ -169,7 +175,7 @@ def _historical() -> None:
             probes.JOINER_SCENARIO))
     scenarios = {"ZK-1514": probes.RESTART_SCENARIO, "ZK-1732": probes.RESTART_SCENARIO,
                  "ZK-480": probes.RESTART_SCENARIO, "ZK-159": probes.FRESH_SCENARIO,
-                 "ZK-275": probes.RESTART_SCENARIO}
+                 "ZK-275": probes.RESTART_SCENARIO, "ZK-3537": probes.SAME_ROUND_SCENARIO}
     for name, fields in _HISTORY.items():
         entry = replace(MUTANTS[name], **fields)  # type: ignore[arg-type]
         if name in scenarios:

@@ -37,6 +37,7 @@ Action = tuple[Any, ...]
 
 RESTART_SCENARIO = "leader-restart-small"
 FRESH_SCENARIO = "fresh-3-small"
+SAME_ROUND_SCENARIO = "same-round-small"
 JOINER_SCENARIO = "joiner-after-decision"
 
 PROBE_DESCRIPTIONS = {
@@ -49,6 +50,9 @@ PROBE_DESCRIPTIONS = {
                                  "in the round of that decision (ZK-159's checkLeader)",
     "JoinerNeverLeads": "until a crash happens, a server that starts after the others decided never becomes "
                         "LEADING (ZK-975's FLETest.testJoin)",
+    "SameRoundLeaderHeeded": "a same-round FOLLOWING/LEADING vote that completes a quorum in recvset, with "
+                             "the leader's own LEADING vote there, ends the election at that step "
+                             "(receivedFollowingNotification's checkLeader(recvset, ...), ZK-3537)",
 }
 
 
@@ -113,6 +117,35 @@ def follows_only_decided_leaders(m: FleModel) -> Callable[[State, Action, State]
     return holds
 
 
+def same_round_leader_heeded(m: FleModel) -> Callable[[State, Action, State], bool]:
+    """A LOOKING voter given a same-round F/L vote for another server L decides at once when recvset, with the
+    vote put in (with its state), holds a quorum matching it (Vote.equals) and L's LEADING vote (3.6.0 on)."""
+
+    def holds(before: State, action: Action, after: State) -> bool:
+        if action[0] != "Deliver" or action[1] == action[2]:
+            return True
+        i, j = m.idx[action[1]], m.idx[action[2]]
+        s = before[0][j]
+        waiting = before[1][i * m.n + j][fle.INFL]
+        if s[fle.ALIVE] != fle.UP or s[fle.ST] != LOOKING or s[fle.FW] or not waiting:
+            return True
+        if not (m.is_voter[i] and m.is_voter[j]):
+            return True
+        mst, ml, mz, mrnd, mpe = waiting[0][:5]
+        if mst not in (FOLLOWING, LEADING) or mrnd != s[fle.RND] or ml == m.sids[j] or ml not in m.voter_sids:
+            return True
+        votes = {e[0]: (e[1], e[2], e[3], e[4], e[5]) for e in s[fle.RS]}
+        votes[action[1]] = (ml, mz, mrnd, mpe, mst)  # recvset.put(n.sid, vote with n.state)
+        mask = 0
+        for sid, (leader, zxid, rnd, pe, st) in votes.items():
+            if (leader == ml) if st != LOOKING else ((leader, zxid, rnd, pe) == (ml, mz, mrnd, mpe)):
+                mask |= m.bit[sid]
+        leader_said = votes.get(ml, (0, 0, 0, 0, LOOKING))[4] == LEADING
+        return not (m.qtable[mask] and leader_said) or after[0][j][fle.ST] != LOOKING
+
+    return holds
+
+
 def joiner_never_leads(m: FleModel) -> Callable[[State], bool]:
     """A late joiner (``after_decision``) stays out of LEADING while no crash has happened (ZK-975)."""
     joiners = [m.idx[sid] for sid in sorted(m.start_when_decided)]
@@ -161,6 +194,8 @@ def with_probes(model: FleModel, names: tuple[str, ...]) -> FleModel:
             actions[name] = follows_only_decided_leaders(model)
         elif name == "JoinerNeverLeads":
             invariants[name] = joiner_never_leads(model)
+        elif name == "SameRoundLeaderHeeded":
+            actions[name] = same_round_leader_heeded(model)
         else:
             raise KeyError(name)
     model._invariants = invariants  # FleModel keeps its checks in these two mappings
@@ -203,6 +238,14 @@ def register_scenarios() -> None:
             cfg=lambda: default_config(3),
             bounds=Bounds(epochs=1, max_round=2, max_in_flight=1),
             probes=("FollowsOnlyDecidedLeaders",),
+        ),
+        ProbeScenario(
+            SAME_ROUND_SCENARIO,
+            "three servers start fresh, no crash, rounds up to 2, one message in flight per channel",
+            "a same-round LEADING vote that completes a quorum in recvset is acted upon (the probe holds)",
+            cfg=lambda: default_config(3),
+            bounds=Bounds(epochs=1, max_round=2, max_in_flight=1),
+            probes=("SameRoundLeaderHeeded",),
         ),
         ProbeScenario(
             JOINER_SCENARIO,

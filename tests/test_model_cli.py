@@ -134,10 +134,8 @@ def test_without_notification_timeouts_some_run_stays_looking_forever_exit_11(tm
 
 
 # `zkfle check --mutant NAME` alone runs the mutant's registered command. round-keep (a design variant) has
-# no command that catches it at small bounds, nor has ZK-3537 (a release knob that only delays a same-round
-# decision; conformance on real servers tells it apart, docs/versions.md); ZK-1514's registered run takes
-# about 7 s on 2 cores.
-NOT_IN_THE_QUICK_RUN = {"round-keep", "ZK-1514", "ZK-3537"}
+# no command that catches it at small bounds; ZK-1514's registered run takes about 7 s on 2 cores.
+NOT_IN_THE_QUICK_RUN = {"round-keep", "ZK-1514"}
 
 
 @pytest.mark.parametrize("name", sorted(set(MUTANTS) - NOT_IN_THE_QUICK_RUN))

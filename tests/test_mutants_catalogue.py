@@ -20,11 +20,11 @@ from zkfle.model.probes import RESTART_SCENARIO
 from zkfle.model.variant import Variant
 from zkfle.model.vote import LOOKING
 
-QUICK = ["ZK-1419", "ZK-975", "ZK-159", "ZK-498", "ZK-275", "ZK-480", "ZK-1732", "ZK-1514"]
+QUICK = ["ZK-1419", "ZK-975", "ZK-159", "ZK-498", "ZK-275", "ZK-480", "ZK-1732", "ZK-1514", "ZK-3537"]
 
 
 def test_every_required_fault_is_registered_with_its_history() -> None:
-    for name in ("ZK-1419", "ZK-975", "ZK-1514", "ZK-1732", "ZK-275", "ZK-159", "ZK-480", "ZK-498"):
+    for name in QUICK:
         m = mutant(name)
         assert m.jira.startswith("ZOOKEEPER-") and m.affected and m.fixed_in and m.change and m.expect
         assert m.variant != Variant(), f"{name} must change the model"
@@ -41,7 +41,7 @@ def test_mutant_is_caught_by_its_check(name: str) -> None:
     assert len(v) < 40
 
 
-@pytest.mark.parametrize("name", ["ZK-1419", "ZK-975", "ZK-159", "ZK-498"])
+@pytest.mark.parametrize("name", ["ZK-1419", "ZK-975", "ZK-159", "ZK-498", "ZK-3537"])
 def test_correct_model_passes_the_same_command(name: str) -> None:
     run = bugs.run(name, correct=True)
     assert run.result.violation is None and run.result.complete and run.result.exit_code == 0
