@@ -402,7 +402,12 @@ def _ranked(model: FleModel, state: State, group: tuple[int, ...]) -> list[int]:
     servers, sids = state[0], model.sids
     keys = {k: marshal.dumps(_rename_own(servers[k], sids[k], 0)) for k in group}
     if len(set(keys.values())) < len(group):
-        keys = {k: keys[k] + _channel_key(model, state, k, group) for k in group}
+        # Under fifo every channel of a server that is not up is (None, (), None, False): a crash empties
+        # both directions and disconnects, and messages to a down server are lost. Only the others' channels
+        # can tell tied members apart (the common case, observers not started yet, costs nothing more).
+        fifo = not model.zk
+        keys = {k: keys[k] if fifo and servers[k][ALIVE] != UP
+                else keys[k] + _channel_key(model, state, k, group) for k in group}
     return sorted(group, key=keys.__getitem__)
 
 

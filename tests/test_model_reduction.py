@@ -206,6 +206,10 @@ def test_an_observer_sid_appears_only_in_its_own_initial_vote() -> None:
             assert all(msg[1] not in observers for msg in ch[fle.INFL])
         n = model.n
         assert not channels[3 * n + 4][fle.INFL] and not channels[4 * n + 3][fle.INFL]  # never talk
+        for k, s in enumerate(servers):  # what _ranked relies on: a server not up has blank channels
+            if s[fle.ALIVE] != fle.UP:
+                blank = {channels[k * n + i] for i in range(n)} | {channels[i * n + k] for i in range(n)}
+                assert blank == {(None, (), None, False)}
 
 
 def test_canonical_is_the_same_for_both_namings_of_the_observers() -> None:

@@ -20,6 +20,11 @@ Theory of operation. In a state ``s`` with enabled transitions ``succ``, the sea
   has an edge that does not go deeper, so every cycle has a fully expanded state and no action is
   postponed forever. The test depends only on depths, so it gives the same result in any worker count.
 
+A model may instead supply ``ample(state, succ) -> positions | None`` and answer for C0-C2 itself: its
+persistent sets may depend on the state (which channels are empty, who can still send), which no
+per-action ``actor`` can express. The FLE model does (``model/reduction.py``, docs/reductions.md); the
+engine still applies C3 to whatever it returns.
+
 Preserved: reachability of every invariant violation, every action-property violation (such properties
 read only what visible actions change, and constrain only visible actions), and every deadlock. Not
 used for liveness: a search that checks liveness runs without partial-order reduction (with a note).
