@@ -45,7 +45,6 @@ columns are permuted, and the moved observer's own sid in its vote is renamed. V
 from __future__ import annotations
 
 import marshal
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -117,22 +116,24 @@ class _Plan:
     groups: tuple[tuple[int, ...], ...]  # indices of interchangeable observers (groups of 2 or more)
 
 
-_PLANS: weakref.WeakKeyDictionary[Any, tuple[Any, Any, bool, _Plan]] = weakref.WeakKeyDictionary()
+_LAST_PLAN: list[Any] = []  # [model, invariants, actions, PERMUTE_VOTERS, plan] of the last model asked
 
 
 def _plan(model: FleModel) -> _Plan:
     """The model's plan; recomputed when its property mappings are replaced (probes.with_probes does)."""
     invariants, actions = model.invariants, model.action_properties
-    cached = _PLANS.get(model)
-    if cached and cached[0] is invariants and cached[1] is actions and cached[2] == PERMUTE_VOTERS:
-        return cached[3]
+    last = _LAST_PLAN
+    same = bool(last) and last[0] is model and last[1] is invariants and last[2] is actions
+    if same and last[3] is PERMUTE_VOTERS:
+        cached: _Plan = last[4]
+        return cached
     names = [*invariants, *actions]
     footprint: frozenset[int] | None = frozenset()
     for name in names:
         fields = FOOTPRINTS.get(name)
         footprint = None if fields is None or footprint is None else footprint | fields
     plan = _Plan(footprint, _observer_groups(model, names))
-    _PLANS[model] = (invariants, actions, PERMUTE_VOTERS, plan)
+    _LAST_PLAN[:] = [model, invariants, actions, PERMUTE_VOTERS, plan]
     return plan
 
 
@@ -387,28 +388,38 @@ def canonical(model: FleModel, state: State) -> State:
     groups = _plan(model).groups
     if not groups:
         return state
-    n = model.n
-    perm = list(range(n))  # perm[new position] = old position
+    perm: list[int] | None = None  # perm[new position] = old position
     for group in groups:
-        for pos, k in zip(group, _ranked(model, state, group), strict=True):
-            perm[pos] = k
-    if all(perm[p] == p for p in range(n)):
-        return state
-    return permute(model, state, perm)
+        ranked = _ranked(model, state, group)
+        if ranked != group:
+            if perm is None:
+                perm = list(range(model.n))
+            for pos, k in zip(group, ranked, strict=True):
+                perm[pos] = k
+    return state if perm is None else permute(model, state, perm)
 
 
-def _ranked(model: FleModel, state: State, group: tuple[int, ...]) -> list[int]:
+def _ranked(model: FleModel, state: State, group: tuple[int, ...]) -> tuple[int, ...]:
     """The group's members in canonical order: by their own tuple, then (on a tie) by their channels."""
     servers, sids = state[0], model.sids
-    keys = {k: marshal.dumps(_rename_own(servers[k], sids[k], 0)) for k in group}
+    fifo = not model.zk
+    own = [_rename_own(servers[k], sids[k], 0) for k in group]
+    if fifo:
+        down = True
+        for k in group:
+            if servers[k][ALIVE] == UP:
+                down = False
+                break
+        if down and own.count(own[0]) == len(own):
+            return group  # identical, with blank channels (below): every order gives the same state
+    keys = {k: marshal.dumps(t) for k, t in zip(group, own, strict=True)}
     if len(set(keys.values())) < len(group):
         # Under fifo every channel of a server that is not up is (None, (), None, False): a crash empties
         # both directions and disconnects, and messages to a down server are lost. Only the others' channels
-        # can tell tied members apart (the common case, observers not started yet, costs nothing more).
-        fifo = not model.zk
+        # can tell tied members apart.
         keys = {k: keys[k] if fifo and servers[k][ALIVE] != UP
                 else keys[k] + _channel_key(model, state, k, group) for k in group}
-    return sorted(group, key=keys.__getitem__)
+    return tuple(sorted(group, key=keys.__getitem__))
 
 
 def _channel_key(model: FleModel, state: State, k: int, group: tuple[int, ...]) -> bytes:
