@@ -190,6 +190,19 @@ def test_observer_symmetry_keeps_verdicts_with_fewer_states() -> None:
     assert reduced.complete and reduced.distinct_states < plain.distinct_states
 
 
+def test_observer_symmetry_still_finds_a_violation_on_a_concrete_path() -> None:
+    props = frozenset({"AtMostOneLeadingPerRound"})
+    plain = run(late_observers(2, props))
+    model = late_observers(2, props)
+    reduced = run(model, symmetry=True, por=True)
+    assert plain.exit_code == reduced.exit_code == 12 and reduced.violation is not None
+    state = model.init_states()[0]
+    for action, nxt in reduced.violation.path[1:]:
+        assert (action, nxt) in list(model.successors(state))
+        state = nxt
+    assert not model.invariants["AtMostOneLeadingPerRound"](state)
+
+
 def test_an_observer_sid_appears_only_in_its_own_initial_vote() -> None:
     """The assumption canonical() rests on, over every reachable state of a two-observer config."""
     model = Recording(late_observers(2, frozenset({"OneLeaderPerEpoch"})))
