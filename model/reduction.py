@@ -27,7 +27,8 @@ input, or a Zab step (Establish, Join, Commit), which is checked case by case be
    change the zxid its answer carries, or its leader can never be established before ``j`` acts).
 2. *A LOOKING server*: all its enabled steps ``A_j``. C1 needs that no other server can send to ``j`` on a
    channel that is empty now (that would enable a new, dependent step of ``j``): a fixed point computes
-   which servers may still receive (hence send) before ``j`` acts. No step of ``j`` may be cut by the
+   which servers may still receive before ``j`` acts, and the (round, vote) pairs that can still be sent
+   tell which LOOKING ones may still change their vote (and so broadcast). No step of ``j`` may be cut by the
    ``max_in_flight`` bound (another server's delivery from ``j`` would uncut it). A step that makes ``j``
    FOLLOWING ``l`` must not race an ``Establish(l)`` that could read ``j``.
 
