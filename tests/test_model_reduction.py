@@ -80,8 +80,8 @@ def small(channel: str, bounds: Bounds) -> FleModel:
 
 
 COARSE = ["--invariant", "OneLeaderPerEpoch", "--invariant", "Agreement"]
-SAFETY = [name for name in ("OneLeaderPerEpoch", "Agreement", "ValidVote", "VoteIsBestSeen",
-                            "LeaderCompleteness", "NoVoteCircle")]
+SAFETY = ("OneLeaderPerEpoch", "Agreement", "ValidVote", "VoteIsBestSeen", "LeaderCompleteness",
+          "NoVoteCircle")
 CONFIGS = {
     "fresh-3 coarse": (lambda: model_of(["--max-in-flight", "1", *COARSE]), True),
     "fresh-3 all safety": (lambda: model_of(["--max-in-flight", "1"]), False),
