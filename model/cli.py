@@ -50,8 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--max-states", type=int, help="stop after this many distinct states")
     check.add_argument("--max-depth", type=int, help="stop at this BFS depth")
     check.add_argument("--max-seconds", type=float, help="stop after this many seconds")
-    check.add_argument("--por", action="store_true", help="partial-order reduction (safety only)")
-    check.add_argument("--symmetry", action="store_true", help="symmetry reduction (identity for FLE)")
+    check.add_argument("--por", action="store_true",
+                       help="partial-order reduction, fifo channel (safety only; docs/reductions.md)")
+    check.add_argument("--symmetry", action="store_true",
+                       help="symmetry reduction: interchangeable observers (safety only)")
     check.add_argument("--out", default=DEFAULT_OUT, help="where counterexamples go (default ./zkfle-out)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--seed", type=int, default=0, help="recorded in the ITF metadata")
@@ -193,7 +195,7 @@ def run_check(args: argparse.Namespace) -> int:
     opts = ExploreOptions(
         max_states=args.max_states, max_depth=args.max_depth, max_seconds=args.max_seconds,
         workers=_workers(args.workers), por=args.por, symmetry=args.symmetry,
-        check_liveness=bool(model.liveness) and not args.por, progress=False,
+        check_liveness=bool(model.liveness) and not args.por and not args.symmetry, progress=False,
     )
     result = explore(model, opts)
     return _report(model, result, args, seed=args.seed)
@@ -248,6 +250,8 @@ def _report(model: FleModel, result: Any, args: argparse.Namespace, *, seed: int
             prev = state
         if v.loop is not None:
             print(f"  ... and back to step {v.loop} forever")
+        if getattr(args, "por", False) or getattr(args, "symmetry", False):
+            print("note: shortest in the reduced graph; without --por/--symmetry it is the shortest overall")
         print(f"\ncounterexample written to {itf_path}")
     return int(result.exit_code)
 
