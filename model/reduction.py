@@ -229,13 +229,19 @@ def _never_established(model: FleModel, state: State, leader_sid: int) -> bool:
 
     True when it is not a server, is down (restarts wait for a quiet network), or is decided for another
     server (only a quiet-network quit would make it LOOKING again)."""
-    k = model.idx.get(leader_sid)
-    if k is None:
-        return True
-    ls = state[0][k]
-    if ls[ALIVE] != UP:
+    ls = _live_server(model, state, leader_sid)
+    if ls is None:
         return True
     return ls[ST] != LOOKING and ls[CV][0] != leader_sid
+
+
+def _live_server(model: FleModel, state: State, sid: int) -> tuple[Any, ...] | None:
+    """Server ``sid``'s fields if it is a server of the config and up, else None."""
+    k = model.idx.get(sid)
+    if k is None or state[0][k][ALIVE] != UP:
+        return None
+    server: tuple[Any, ...] = state[0][k]
+    return server
 
 
 def _looking_set(
@@ -275,11 +281,8 @@ def _nothing_cut(model: FleModel, state: State, j: int, enabled: int) -> bool:
 
 def _establish_cannot_race(model: FleModel, state: State, leader_sid: int) -> bool:
     """``j`` is about to follow ``leader_sid``: is Establish(leader), counting ``j``, out of reach?"""
-    k = model.idx.get(leader_sid)
-    if k is None:
-        return True
-    ls = state[0][k]
-    if ls[ALIVE] != UP:
+    ls = _live_server(model, state, leader_sid)
+    if ls is None:
         return True
     if ls[ST] == LEADING and ls[ZAB] > 0:
         return True  # already established: Establish is not enabled again before a (quiet) quit
