@@ -21,6 +21,7 @@ import json
 import os
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,9 @@ def _config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-in-flight", type=int, help="messages per channel (default 2)")
     p.add_argument("--mutant", help="run a historical fault instead of 3.8.0 (see 'zkfle scenarios')")
     add_profile_argument(p, default=None)  # issue 7: a release line's FLE (docs/versions.md §4)
+    p.add_argument("--late-current-vote", action="store_true",
+                   help="setCurrentVote as its own step after lookForLeader returns, as in 3.8.0 (D1; "
+                        "by default the decision sets currentVote at once)")
 
 
 # ---------------------------------------------------------------------------------------------- building
@@ -156,9 +160,10 @@ def _variant(args: argparse.Namespace) -> Variant:
     if args.mutant and profile not in (None, DEFAULT_PROFILE):
         raise UserInputError(f"--mutant {args.mutant} and --profile {profile} both choose the model; "
                              "give one")
-    if args.mutant:
-        return mutant(args.mutant).variant
-    return variant_for(profile) if profile else Variant()
+    variant = mutant(args.mutant).variant if args.mutant else (variant_for(profile) if profile else Variant())
+    if getattr(args, "late_current_vote", False):
+        variant = replace(variant, atomic_decision=False)  # docs/divergences.md D1
+    return variant
 
 
 def _with_default(selected: frozenset[str] | None) -> frozenset[str]:

@@ -7,7 +7,9 @@ Rules:
 - ``servers[k]`` is one server's fields, indexed by the constants below: liveness, ``ServerState``,
   ``logicalclock``, the proposal (leader, zxid, peerEpoch), ``currentVote``, ``recvset``, ``outofelection``,
   the finalize-wait flag and its re-queued notification, the persistent ``currentEpoch``/``acceptedEpoch``/
-  last zxid, the Zab epoch it is established in (0: not yet) and the ghost fields the properties need.
+  last zxid, the Zab epoch it is established in (0: not yet), the ghost fields the properties need and
+  ``OLDCV``: QuorumPeer's ``currentVote`` while a decided server has not run ``setCurrentVote`` yet (only
+  under a non-atomic decision; ``CV`` always holds the decision's end vote).
 - ``channels[i * n + j]`` carries notifications from server i to server j as ``(slot, in_flight, last,
   connected)``. Under ``fifo`` only ``in_flight`` is used (a reliable FIFO per ordered pair); under ``zk``
   ``slot`` is QuorumCnxManager's capacity-1 send queue, ``last`` is ``lastMessageSent`` and ``connected``
@@ -55,7 +57,7 @@ from zkfle.quorum import minimal_quorums
 # Liveness of a server.
 DOWN, DOWN_STARTABLE, UP = 0, 1, 2
 # Fields of a server tuple.
-ALIVE, ST, RND, PL, PZ, PE, CV, RS, OOE, FW, PEND, CEP, AEP, ZX, ZAB, HIST, VS = range(17)
+ALIVE, ST, RND, PL, PZ, PE, CV, RS, OOE, FW, PEND, CEP, AEP, ZX, ZAB, HIST, VS, OLDCV = range(18)
 # Fields of a channel entry.
 SLOT, INFL, LAST, CONN = range(4)
 # Counters.
@@ -227,7 +229,12 @@ class FleModel:
                         if found is not None:
                             yield found
             st = sj[ST]
-            if st == LOOKING:
+            if sj[OLDCV] is not None:
+                # lookForLeader has returned; QuorumPeer.run sets currentVote before it leads or follows
+                found = emit(cut, state, ("SetCurrentVote", sids[j]), self._set_current_vote, j)
+                if found is not None:
+                    yield found
+            elif st == LOOKING:
                 if quiet and self._timeout_allowed(counters) and self._have_delivered(state, j):
                     found = emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
                     if found is not None:
@@ -285,7 +292,7 @@ class FleModel:
         il, iz, ie = self._init_vote(k, zx, cep)
         rnd = 1 if alive == UP else 0
         vote = (sid, zx, -1, cep)  # QuorumPeer's currentVote before any election (electionEpoch -1)
-        return (alive, LOOKING, rnd, il, iz, ie, vote, (), (), False, None, cep, aep, zx, 0, (), None)
+        return (alive, LOOKING, rnd, il, iz, ie, vote, (), (), False, None, cep, aep, zx, 0, (), None, None)
 
     def _init_vote(self, k: int, zx: int, cep: int) -> tuple[int, int, int]:
         """getInitId / getInitLastLoggedZxid / getPeerEpoch."""
@@ -369,7 +376,10 @@ class FleModel:
         s[PL], s[PZ], s[PE] = new
 
     def _decide(self, s: list[Any], k: int, leader: int, zxid: int, rnd: int, pe: int, acks: int) -> None:
-        """FastLeaderElection.setPeerState + leaveInstance + QuorumPeer.setCurrentVote."""
+        """FastLeaderElection.setPeerState + leaveInstance + QuorumPeer.setCurrentVote (the last one later,
+        in its own ``SetCurrentVote`` step, unless the variant keeps the decision atomic)."""
+        if not self.variant.atomic_decision:
+            s[OLDCV] = s[CV]  # QuorumPeer.currentVote until setCurrentVote(endVote) runs
         if leader == self.sids[k]:
             s[ST] = LEADING
         else:
@@ -467,7 +477,7 @@ class FleModel:
         mst = msg[0]
         if not self.is_voter[i]:
             # WorkerReceiver: a non-voter gets currentVote and logicalclock, and is never counted.
-            cl, cz, _, cpe = sj[CV]
+            cl, cz, _, cpe = _current_vote(sj)
             out.append((i, self._msg(sj, sj[ST], cl, cz, sj[RND], cpe)))
             return sj, tuple(out)
         if sj[ST] == LOOKING:
@@ -482,7 +492,7 @@ class FleModel:
             return _same_or_new(sj, s), tuple(out)
         if mst == LOOKING:
             # WorkerReceiver: a decided server answers a LOOKING sender with its currentVote.
-            cl, cz, crnd, cpe = sj[CV]
+            cl, cz, crnd, cpe = _current_vote(sj)
             rnd = crnd if self.variant.update_election_vote else sj[RND]
             out.append((i, self._msg(sj, sj[ST], cl, cz, rnd, cpe)))
         # FOLLOWING/LEADING/OBSERVING notifications to a decided server are dropped.
@@ -505,6 +515,12 @@ class FleModel:
         w.srv[j] = tuple(s)
         for target, notification in out:
             self._send(w, j, target, notification)
+
+    def _set_current_vote(self, w: _World, j: int) -> None:
+        """QuorumPeer.run: setCurrentVote(endVote), right after lookForLeader returned it."""
+        s = list(w.srv[j])
+        s[OLDCV] = None
+        w.srv[j] = tuple(s)
 
     def _finalize_expire(self, w: _World, j: int) -> None:
         """finalizeWait passed with nothing better: setPeerState(proposedLeader) and return the end vote."""
@@ -634,9 +650,8 @@ class FleModel:
         mask = 0
         for i in self.voter_idx:
             s = servers[i]
-            if i != k and s[ALIVE] == UP and s[ST] == FOLLOWING and s[CV][0] == sid and (
-                epoch is None or s[ZAB] == epoch
-            ):
+            following = s[ST] == FOLLOWING and s[CV][0] == sid and s[OLDCV] is None  # in followLeader
+            if i != k and s[ALIVE] == UP and following and (epoch is None or s[ZAB] == epoch):
                 mask |= 1 << i
         return mask
 
@@ -848,6 +863,13 @@ class FleModel:
     @staticmethod
     def state_name(st: int) -> str:
         return STATE_NAMES[st]
+
+
+def _current_vote(s: Server) -> tuple[int, int, int, int]:
+    """QuorumPeer.currentVote: the end vote of the last decision, or the previous vote while a decided
+    server has not run setCurrentVote yet (only when the variant's decision is not atomic)."""
+    vote: tuple[int, int, int, int] = s[CV] if s[OLDCV] is None else s[OLDCV]
+    return vote
 
 
 def _same_or_new(old: tuple[Any, ...], fields: list[Any]) -> tuple[Any, ...]:

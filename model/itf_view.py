@@ -65,6 +65,9 @@ def state_to_itf(m: FleModel, state: State) -> dict[str, Any]:
             "zxid": big(s[fle.ZX]),
             "establishedEpoch": big(s[fle.ZAB]),
         }
+        if s[fle.OLDCV] is not None:  # decided, setCurrentVote not run yet: replies carry this vote (D1)
+            ol, oz, ornd, ope = s[fle.OLDCV]
+            record["currentVoteBeforeSet"] = {**_vote(ol, oz, ope), "round": big(ornd)}
         out_servers.append([big(m.sids[k]), record])
     out_channels = []
     n = m.n
@@ -159,6 +162,7 @@ def describe(m: FleModel, action: Action, before: State | None, after: State | N
             "FollowerQuit": "gives up following (leader gone)",
             "Crash": "crashes",
             "Restart": "starts",
+            "SetCurrentVote": "sets currentVote to its end vote (QuorumPeer.run, after lookForLeader)",
         }
         head, actor = f"server {action[1]} {words.get(name, name)}", action[1]
     if before is None or after is None:

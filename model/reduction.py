@@ -143,6 +143,8 @@ def ample(model: FleModel, state: State, succ: Succ) -> list[int] | None:
     """A persistent set of invisible steps of one server (positions into ``succ``), or None."""
     if model.zk or len(succ) < 2:
         return None  # zk: a send slot overwritten by a newer message makes sends and deliveries dependent
+    if not model.variant.atomic_decision:
+        return None  # SetCurrentVote changes what a decided server answers: not covered by the argument
     plan = _plan(model)
     if plan.footprint is None and CHECK_C2:
         return None
@@ -390,8 +392,8 @@ def _observer_groups(model: FleModel, names: list[str]) -> tuple[tuple[int, ...]
 def canonical(model: FleModel, state: State) -> State:
     """The state with each group of interchangeable observers sorted into a canonical order."""
     groups = _plan(model).groups
-    if not groups:
-        return state
+    if not groups or not model.variant.atomic_decision:
+        return state  # a non-atomic decision keeps an observer's own sid in its OLDCV too: not renamed
     perm: list[int] | None = None  # perm[new position] = old position
     for group in groups:
         ranked = _ranked(model, state, group)

@@ -20,7 +20,7 @@ ROUND_JUMPS = ("initial", "keep", "self")
 
 @dataclass(frozen=True)
 class Variant:
-    """Which FLE the model runs. Every default is what ZooKeeper 3.8.0 does."""
+    """Which FLE the model runs. Every default is what ZooKeeper 3.8.0 does, except ``atomic_decision``."""
 
     # totalOrderPredicate: "3.8.0" = (peerEpoch, zxid, sid) lexicographic; "ZK-1419" = 3.4.0-3.4.3, whose
     # third clause compares zxid and sid without requiring newEpoch == curEpoch.
@@ -48,6 +48,10 @@ class Variant:
     # checkLeader reads recvset (3.6.0 on). False: ZK-3537 (before 3.6.0): recvset gets the vote as a LOOKING
     # one and checkLeader reads outofelection.
     same_round_check_recvset: bool = True
+    # The one default that is an abstraction, not 3.8.0: the decision sets currentVote in the same step.
+    # False: as in 3.8.0, lookForLeader only sets the state; QuorumPeer.run's setCurrentVote(endVote) is a
+    # step of its own, and until it runs WorkerReceiver answers with the previous vote (divergence D1).
+    atomic_decision: bool = True
 
     def __post_init__(self) -> None:
         if self.predicate not in PREDICATES:
