@@ -91,20 +91,17 @@ class RecordingModel(FleModel):
 
     def successors(self, state: State) -> Iterator[tuple[Action, State]]:
         self.step_sent = {}
-        k = self._sut_k
-        sut = state[0][k]
-        loop = state[1][k * self.n + k][fle.INFL]
+        wanted = None
+        if self.sut_step_forced(state):
+            # the SUT handles its re-queued / own loop-back notification before anything else
+            requeued = state[0][self._sut_k][fle.PEND] is not None
+            wanted = ("ProcessRequeued", self.sut) if requeued else ("Deliver", self.sut, self.sut)
         for action, nxt in super().successors(state):
             self.step_sent[action] = tuple(self._sent)  # what the step that produced this successor sent
-            name = action[0]
-            if name in LIVE_FORBIDDEN and action[1] == self.sut:
+            if action[0] in LIVE_FORBIDDEN and action[1] == self.sut:
                 continue  # the SUT's own timers, crashes and Zab are not the harness's to drive
-            if sut[fle.ALIVE] == fle.UP and (sut[fle.PEND] is not None or loop):
-                # the SUT handles its re-queued / own loop-back notification before anything else
-                wanted = ("ProcessRequeued", self.sut) if sut[fle.PEND] is not None else \
-                    ("Deliver", self.sut, self.sut)
-                if action != wanted:
-                    continue
+            if wanted is not None and action != wanted:
+                continue
             yield action, nxt
 
 
