@@ -214,6 +214,18 @@ _SMALL = Bounds(crashes=1, epochs=1, max_round=2, max_in_flight=1)
 _E1 = 1
 
 
+def _fresh_small(name: str, expected: str, probe: str) -> ProbeScenario:
+    """Three fresh servers, no crash, rounds up to 2, one message in flight per channel, one probe."""
+    return ProbeScenario(
+        name,
+        "three servers start fresh, no crash, rounds up to 2, one message in flight per channel",
+        expected,
+        cfg=lambda: default_config(3),
+        bounds=Bounds(epochs=1, max_round=2, max_in_flight=1),
+        probes=(probe,),
+    )
+
+
 def register_scenarios() -> None:
     """Add the probe scenarios to ``zkfle.model.scenarios.SCENARIOS`` (idempotent)."""
     new = (
@@ -231,22 +243,11 @@ def register_scenarios() -> None:
             bounds=_SMALL,
             probes=("LeaderKeepsItsRound", "QuorumHeeded"),
         ),
-        ProbeScenario(
-            FRESH_SCENARIO,
-            "three servers start fresh, no crash, rounds up to 2, one message in flight per channel",
-            "nobody follows a leader that has not decided to lead (the probe holds)",
-            cfg=lambda: default_config(3),
-            bounds=Bounds(epochs=1, max_round=2, max_in_flight=1),
-            probes=("FollowsOnlyDecidedLeaders",),
-        ),
-        ProbeScenario(
-            SAME_ROUND_SCENARIO,
-            "three servers start fresh, no crash, rounds up to 2, one message in flight per channel",
-            "a same-round LEADING vote that completes a quorum in recvset is acted upon (the probe holds)",
-            cfg=lambda: default_config(3),
-            bounds=Bounds(epochs=1, max_round=2, max_in_flight=1),
-            probes=("SameRoundLeaderHeeded",),
-        ),
+        _fresh_small(FRESH_SCENARIO, "nobody follows a leader that has not decided to lead (the probe holds)",
+                     "FollowsOnlyDecidedLeaders"),
+        _fresh_small(SAME_ROUND_SCENARIO,
+                     "a same-round LEADING vote that completes a quorum in recvset is acted upon (the probe "
+                     "holds)", "SameRoundLeaderHeeded"),
         ProbeScenario(
             JOINER_SCENARIO,
             "1 and 2 start fresh and elect 2; 3 (the largest sid) starts once they have decided (ZK-975's "
