@@ -46,13 +46,16 @@ def _scenario(name: str, bounds: Bounds | None = None) -> Callable[[], FleModel]
     return build
 
 
-def _late_observers(count: int) -> FleModel:
+SAFETY = frozenset(properties.DEFAULT) - {"Termination"}
+
+
+def late_observers(count: int, selected: frozenset[str] = SAFETY, *, track_votes: bool = True) -> FleModel:
     """Three fresh voters and ``count`` observers that start once the voters have decided (F = 1)."""
     sids = range(4, 4 + count)
     mc = ModelConfig(cfg=default_config(3, count), channel="fifo", bounds=Bounds(max_in_flight=1),
                      starts={sid: ServerStart(running=False, after_decision=True) for sid in sids},
-                     label=f"3 voters + {count} late observers")
-    return FleModel(mc, selected=frozenset(properties.DEFAULT) - {"Termination"})
+                     track_votes=track_votes, label=f"3 voters + {count} late observers")
+    return FleModel(mc, selected=selected)
 
 
 # The leader-crash scenario (epoch-1 leader 3 down, restarting at any quiet moment) plus one more crash.
@@ -68,7 +71,7 @@ SUITE: tuple[Row, ...] = (
     Row("3 voters + observer", _scenario("late-observer")),
     Row("weighted", _scenario("weighted"), quick=True),
     Row("mixed-epochs", _scenario("mixed-epochs")),
-    Row("3 voters + 3 late observers, symmetry+POR", lambda: _late_observers(3), reduced=True),
+    Row("3 voters + 3 late observers, symmetry+POR", lambda: late_observers(3), reduced=True),
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from zkfle.cli import main
-from zkfle.model import fle, mutants, reduction
+from zkfle.model import fle, mutants, reduction, suite
 from zkfle.model.cli import _config_flags, build_model
 from zkfle.model.config import Bounds, ModelConfig, ServerStart, default_config
 from zkfle.model.explorer import ExploreOptions, explore
@@ -59,11 +59,8 @@ def run(model: Any, **opts: Any) -> Any:
 
 
 def late_observers(count: int, properties: frozenset[str]) -> FleModel:
-    """Three fresh voters and ``count`` observers that start once the voters have decided."""
-    starts = {4 + i: ServerStart(running=False, after_decision=True) for i in range(count)}
-    mc = ModelConfig(cfg=default_config(3, count), starts=starts, bounds=Bounds(max_in_flight=1),
-                     track_votes=False)
-    return FleModel(mc, selected=properties)
+    """check-model's late-observer model (``zkfle.model.suite``), without vote tracking."""
+    return suite.late_observers(count, properties, track_votes=False)
 
 
 def crash_row(properties: frozenset[str]) -> FleModel:
