@@ -441,10 +441,12 @@ def test_zk_timeout_only_reconnects_when_every_send_queue_is_full() -> None:
 
 # ---- D1: setCurrentVote after lookForLeader returns (docs/divergences.md)
 def _decided_by_finalize(variant: Variant) -> tuple[FleModel, tuple]:
-    """Server 1 (round 1, proposing 2 with a quorum of equal votes) ends its finalize wait: it follows 2."""
+    """Server 1 (round 1, proposing 2 with a quorum of equal votes) ends its finalize wait: it follows 2,
+    which already leads for itself and waits for a quorum of followers to establish its epoch."""
     m = model(variant=variant)
     s = with_server(m, quiet_start(m), 1, proposal=(2, 0, 0), fw=True,
                     rs=((1, 2, 0, 1, 0, L, 0, 0), (2, 2, 0, 1, 0, L, 0, 0)))
+    s = with_server(m, s, 2, st=LEADING, proposal=(2, 0, 0), cv=(2, 0, 1, 0))
     return m, step(m, s, ("FinalizeExpire", 1))
 
 
@@ -452,12 +454,13 @@ def test_late_current_vote_replies_with_the_previous_vote_until_set_current_vote
     m, t = _decided_by_finalize(Variant(atomic_decision=False))
     assert field(m, t, 1, fle.ST) == FOLLOWING and field(m, t, 1, fle.CV)[0] == 2
     assert field(m, t, 1, fle.OLDCV) == (1, 0, -1, 0)  # QuorumPeer's initial currentVote, electionEpoch -1
-    assert ("SetCurrentVote", 1) in enabled(m, t) and ("Join", 1) not in enabled(m, t)
+    # Leader 2 cannot establish with server 1 before server 1 has set its vote and gone to followLeader
+    assert ("SetCurrentVote", 1) in enabled(m, t) and ("Establish", 2) not in enabled(m, t)
     asked = with_channel(m, t, 3, 1, message(L, 3, 0, 1, 0))
     reply = in_flight(m, step(m, asked, ("Deliver", 3, 1)), 1, 3)[-1]
     assert reply[:5] == (FOLLOWING, 1, 0, -1, 0)  # the D1 reply: FOLLOWING, with the previous vote
     later = step(m, asked, ("SetCurrentVote", 1))
-    assert field(m, later, 1, fle.OLDCV) is None
+    assert field(m, later, 1, fle.OLDCV) is None and ("Establish", 2) in enabled(m, later)
     reply = in_flight(m, step(m, later, ("Deliver", 3, 1)), 1, 3)[-1]
     assert reply[:5] == (FOLLOWING, 2, 0, 1, 0)
 
@@ -465,7 +468,7 @@ def test_late_current_vote_replies_with_the_previous_vote_until_set_current_vote
 def test_atomic_decision_twin_replies_with_the_end_vote_at_once() -> None:
     m, t = _decided_by_finalize(Variant())
     assert field(m, t, 1, fle.OLDCV) is None
-    assert not any(a[0] == "SetCurrentVote" for a in enabled(m, t))
+    assert not any(a[0] == "SetCurrentVote" for a in enabled(m, t)) and ("Establish", 2) in enabled(m, t)
     asked = with_channel(m, t, 3, 1, message(L, 3, 0, 1, 0))
     reply = in_flight(m, step(m, asked, ("Deliver", 3, 1)), 1, 3)[-1]
     assert reply[:5] == (FOLLOWING, 2, 0, 1, 0)
