@@ -70,6 +70,7 @@ State = tuple[Any, ...]
 Action = tuple[Any, ...]
 Server = tuple[Any, ...]
 Outgoing = tuple[tuple[int, tuple[int, ...]], ...]  # (receiver index, notification), in sending order
+Step = tuple[Action, Callable[..., None], tuple[int, ...]]  # an enabled step: action, effect, arguments
 
 
 class _Overflow(Exception):
@@ -131,6 +132,7 @@ class FleModel:
         )
         # _deliver's cache: (id(receiver tuple), i, j, notification) -> (receiver tuple, new tuple, sent)
         self._receipts: dict[tuple[int, int, int, tuple[int, ...]], tuple[Server, Server, Outgoing]] = {}
+        self.always_up = mc.bounds.crashes == 0 and all(st.running for st in self.starts)
         self.start_when_decided = frozenset(sid for sid, st in zip(self.sids, self.starts, strict=True)
                                             if st.after_decision)
         invariants, action_properties, liveness = properties.catalogue(self)
@@ -189,87 +191,78 @@ class FleModel:
         return bool(cut)
 
     def _transitions(self, state: State, cut: list[Action] | None) -> Iterator[tuple[Action, State]]:
+        """Every enabled step, run: the guards (``_enabled``) then each effect (``_emit``)."""
+        emit = self._emit
+        for action, effect, args in self._enabled(state, cut):
+            found = emit(cut, state, action, effect, *args)
+            if found is not None:
+                yield found
+
+    # ------------------------------------------------------------------ guards
+    def _enabled(self, state: State, cut: list[Action] | None) -> list[Step]:
+        """The steps whose guards hold, in the order ``successors`` yields them: (action, effect, args).
+
+        Guards read the counters, of each server only ``_server_guard`` and of each channel only
+        ``_channel_guard`` (whether something is in flight and, under ``zk``, whether the send slot is
+        taken and the wire has room). ``steps.py`` relies on that: it remembers this list per distinct
+        combination of those, so a guard that reads more must widen the projection.
+        """
         servers, channels, counters = state
         n = self.n
         sids = self.sids
-        emit = self._emit
-        deliver = self._deliver
         inbound = self.inbound
         outbound = self.outbound if self.zk else None
         bounds = self.bounds
         max_in_flight = bounds.max_in_flight
         quiet = self._quiet(state)
+        steps: list[Step] = []
+        add = steps.append
         for j in range(n):
             sj = servers[j]
             if sj[ALIVE] != UP:
                 if sj[ALIVE] == DOWN_STARTABLE and self._may_start(state, j, quiet):
-                    found = emit(cut, state, ("Restart", sids[j]), self._restart, j)
-                    if found is not None:
-                        yield found
+                    add((("Restart", sids[j]), self._restart, (j,)))
                 continue
             if sj[PEND] is not None:
-                found = emit(cut, state, ("ProcessRequeued", sids[j]), self._process_requeued, j)
-                if found is not None:
-                    yield found
+                add((("ProcessRequeued", sids[j]), self._process_requeued, (j,)))
             else:
                 for i, c, action in inbound[j]:
                     if channels[c][INFL]:
-                        found = emit(cut, state, action, deliver, i, j)
-                        if found is not None:
-                            yield found
+                        add((action, self._deliver, (i, j)))
             if sj[FW] and sj[PEND] is None:
-                found = emit(cut, state, ("FinalizeExpire", sids[j]), self._finalize_expire, j)
-                if found is not None:
-                    yield found
+                add((("FinalizeExpire", sids[j]), self._finalize_expire, (j,)))
             if outbound is not None:
                 for i, c, transmit in outbound[j]:
                     ch = channels[c]
                     if ch[SLOT] is not None and servers[i][ALIVE] == UP and len(ch[INFL]) < max_in_flight:
-                        found = emit(cut, state, transmit, self._transmit, j, i)
-                        if found is not None:
-                            yield found
+                        add((transmit, self._transmit, (j, i)))
             st = sj[ST]
             if sj[OLDCV] is not None:
                 # lookForLeader has returned; QuorumPeer.run sets currentVote before it leads or follows
-                found = emit(cut, state, ("SetCurrentVote", sids[j]), self._set_current_vote, j)
-                if found is not None:
-                    yield found
+                add((("SetCurrentVote", sids[j]), self._set_current_vote, (j,)))
             elif st == LOOKING:
                 if quiet and self._timeout_allowed(counters) and self._have_delivered(state, j):
-                    found = emit(cut, state, ("Timeout", sids[j]), self._timeout, j)
-                    if found is not None:
-                        yield found
+                    add((("Timeout", sids[j]), self._timeout, (j,)))
             elif st == LEADING:
                 if sj[ZAB] == 0:
                     epoch = self._establish_epoch(state, j)
                     if epoch is not None and epoch <= bounds.epochs:
-                        found = emit(cut, state, ("Establish", sids[j]), self._establish, j)
-                        if found is not None:
-                            yield found
+                        add((("Establish", sids[j]), self._establish, (j,)))
                     elif epoch is not None and cut is not None:
                         cut.append(("Establish", sids[j]))  # the epoch bound, not the protocol, stops it
                 if sj[ZAB] > 0 and counters[TXNS] < bounds.txns:
                     for qmask in self._commit_quorums(state, j):
-                        found = emit(cut, state, ("Commit", sids[j], qmask), self._commit, j, qmask)
-                        if found is not None:
-                            yield found
+                        add((("Commit", sids[j], qmask), self._commit, (j, qmask)))
                 if quiet and sj[RND] < bounds.max_round and not self._leader_has_quorum(state, j):
-                    found = emit(cut, state, ("LeaderQuit", sids[j]), self._quit, j)
-                    if found is not None:
-                        yield found
+                    add((("LeaderQuit", sids[j]), self._quit, (j,)))
             else:
                 if self._may_join(state, j):
-                    found = emit(cut, state, ("Join", sids[j]), self._join, j)
-                    if found is not None:
-                        yield found
+                    add((("Join", sids[j]), self._join, (j,)))
                 if quiet and sj[RND] < bounds.max_round and self._leader_lost(state, j):
-                    found = emit(cut, state, ("FollowerQuit", sids[j]), self._quit, j)
-                    if found is not None:
-                        yield found
+                    add((("FollowerQuit", sids[j]), self._quit, (j,)))
             if counters[CRASHES] < bounds.crashes and (quiet or not bounds.faults_when_quiet):
-                found = emit(cut, state, ("Crash", sids[j]), self._crash, j)
-                if found is not None:
-                    yield found
+                add((("Crash", sids[j]), self._crash, (j,)))
+        return steps
 
     @staticmethod
     def _emit(
@@ -798,6 +791,72 @@ class FleModel:
         n = self.n
         return (tuple(parts[:n]), tuple(parts[n:-1]), parts[-1])
 
+    # ------------------------------------------------------------------ for the step memo (steps.py)
+    def enabled(self, state: State) -> list[Step]:
+        """The enabled steps (guards only), in ``successors`` order; ``fire`` runs one."""
+        return self._enabled(state, None)
+
+    def fire(self, state: State, step: Step) -> State | None:
+        """The state one enabled step leads to, or None where ``max_in_flight`` cuts it."""
+        action, effect, args = step
+        found = self._emit(None, state, action, effect, *args)
+        return None if found is None else found[1]
+
+    def guard_reads(self) -> tuple[Callable[[Any], Any] | None, ...]:
+        """Per component, what ``_enabled`` reads of it: a projection (servers: ``_server_guard``, channels:
+        ``_channel_guard``), or None for all of it (the counters)."""
+        n = self.n
+        return (*([_server_guard] * n), *([self._channel_guard] * (n * n)), None)
+
+    def _channel_guard(self, ch: tuple[Any, ...]) -> Any:
+        """All the guards read of a channel: something in flight; under zk also whether the slot is taken
+        and, if so, whether the wire has room for it (``Transmit``)."""
+        if not self.zk:
+            return bool(ch[INFL])
+        taken = ch[SLOT] is not None
+        return (bool(ch[INFL]), taken, taken and len(ch[INFL]) < self.bounds.max_in_flight)
+
+    def footprint(self, action: Action) -> tuple[tuple[int, Callable[[Any], Any] | None], ...]:
+        """The components the step ``action`` reads, as (position in ``components``, projection or None for
+        all of it). Every component it may change is read whole. ``steps.py`` remembers a step's effect
+        per distinct footprint, so this must cover every read of the step's effect function."""
+        n = self.n
+        name = action[0]
+        everything = tuple(range(n + n * n + 1))
+        counters = n + n * n
+        if name in ("Deliver", "ProcessRequeued", "Timeout", "LeaderQuit", "FollowerQuit", "Restart"):
+            k = self.idx[action[2] if name == "Deliver" else action[1]]
+            whole = [k, *(n + k * n + t for t in range(n))]  # the receiver or actor, and what it sends on
+            if name == "Deliver":
+                whole.append(n + self.idx[action[1]] * n + k)  # the channel delivered from
+            if name == "Timeout":
+                whole.append(counters)
+            # _send drops a message to a dead server (nobody can be down without crashes or late starts)
+            alive = [] if self.always_up else [(i, _alive) for i in range(n) if i != k]
+            return (*((p, None) for p in sorted(whole)), *alive)
+        if name in ("FinalizeExpire", "SetCurrentVote"):
+            return ((self.idx[action[1]], None),)
+        if name == "Transmit":
+            j, i = self.idx[action[1]], self.idx[action[2]]
+            return ((n + j * n + i, None), (n + i * n + j, None))
+        if name in ("Establish", "Join"):
+            return tuple((i, None) for i in range(n))
+        if name == "Commit":
+            return (*((i, None) for i in range(n)), (counters, None))
+        if name == "Crash":
+            k = self.idx[action[1]]
+            links = {n + k * n + t for t in range(n)} | {n + t * n + k for t in range(n)}
+            return ((k, None), *((p, None) for p in sorted(links)), (counters, None))
+        return tuple((p, None) for p in everything)
+
+    def action_reads_changed_only(self, name: str) -> bool:
+        """Does action property ``name`` read only the components a step changes? (then ``steps.py`` may
+        remember its verdict with the step's effect). FLE's two compare each changed server's before
+        and after, skipping the servers a step keeps by identity."""
+        from zkfle.model.properties import CHANGED_ONLY
+
+        return bool(getattr(self._action_properties.get(name), CHANGED_ONLY, False))
+
     def invariant_reads(self, name: str) -> tuple[int, ...] | None:
         """The positions in ``components`` invariant ``name`` reads (the servers), or None (all of it)."""
         from zkfle.model.properties import SERVERS_ONLY
@@ -863,6 +922,20 @@ class FleModel:
     @staticmethod
     def state_name(st: int) -> str:
         return STATE_NAMES[st]
+
+
+def _server_guard(s: Server) -> tuple[Any, ...]:
+    """All ``_enabled`` and its helpers read of a server: liveness, state, round, the finalize wait, a
+    re-queued notification, a pending ``setCurrentVote``, the Zab epoch, the voted leader, acceptedEpoch.
+    (Not the proposal, recvset, outofelection, zxid or ghosts: only the effects read those.)"""
+    pending, unset = s[PEND] is not None, s[OLDCV] is not None
+    return (s[ALIVE], s[ST], s[RND], s[FW], pending, unset, s[ZAB], s[CV][0], s[AEP])
+
+
+def _alive(s: Server) -> int:
+    """What ``_send`` reads of a server it does not step: whether it is up."""
+    alive: int = s[ALIVE]
+    return alive
 
 
 def _current_vote(s: Server) -> tuple[int, int, int, int]:

@@ -47,6 +47,15 @@ def reads_servers_only(invariant: Callable[[State], bool]) -> Callable[[State], 
 
 SERVERS_ONLY = "zkfle_reads_servers_only"
 FLAGGED_BY = "zkfle_flagged_by"
+CHANGED_ONLY = "zkfle_reads_changed_only"
+
+
+def reads_changed_only(prop: Any) -> Any:
+    """Mark an action property that reads only the servers a step changes (it skips, by identity, every
+    server the step keeps): its verdict is then a function of the step's footprint, which lets the
+    explorer's step memo remember it with the step (``FleModel.action_reads_changed_only``)."""
+    setattr(prop, CHANGED_ONLY, True)
+    return prop
 
 
 def flagged_only_by(*actions: str) -> Callable[[Any], Any]:
@@ -120,6 +129,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
         rounds = [s[cv_][2] for s in state[0] if s[alive] == up and s[st_] == LEADING]
         return len(rounds) == len(set(rounds))
 
+    @reads_changed_only
     @flagged_only_by("Deliver", "ProcessRequeued", "FinalizeExpire")
     def leader_completeness(before: State, action: Action, after: State) -> bool:
         old = before[0]
@@ -134,6 +144,7 @@ def catalogue(m: FleModel) -> tuple[Invariants, ActionProperties, dict[str, Live
                     return False
         return True
 
+    @reads_changed_only
     @flagged_only_by("Deliver", "ProcessRequeued")
     def no_vote_circle(before: State, action: Action, after: State) -> bool:
         old = before[0]

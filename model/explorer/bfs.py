@@ -123,6 +123,7 @@ def _explore_single(
         stop_on_first=opts.stop_on_first,
         coverage=opts.coverage,
         collapse=opts.collapse,
+        step_memo=opts.step_memo,
     )
     tracker = Tracker(checks)
     progress = Progress(opts.progress, getattr(model, "name", "explore"))

@@ -23,15 +23,20 @@ whole 3-server search meets only a few hundred distinct servers and channels.
 
 from __future__ import annotations
 
+import marshal
 from array import array
 from collections.abc import Callable, Iterator
 from itertools import repeat
-from operator import itemgetter
+from operator import getitem, itemgetter
 from typing import Any
 
+import xxhash
+
 from zkfle.errors import InternalError
+from zkfle.model.explorer.fingerprint import MARSHAL_VERSION
 
 ID_TYPECODE = "I"  # unsigned 32-bit: ids up to 4 * 10^9 distinct components
+FP_MASK = (1 << 64) - 1
 _UNKNOWN = repeat(0)  # dict.get's default for every part: 0 is never an id
 
 
@@ -45,6 +50,9 @@ class ComponentTable:
         self.parts: list[Any] = [None]  # id -> the stored component (id 0 unused, so ids are truthy)
         self.by_address: dict[int, int] = {}  # id(stored component) -> its id
         self.by_content: dict[Any, int] = {}  # stored component -> its id
+        # rows[k][id]: the fingerprint share of component ``id`` at position k (row entry 0 unused)
+        self.rows: list[list[int]] = []
+        self.hashed = 1  # ids below this have their shares in ``rows``
 
     @classmethod
     def for_model(cls, model: Any) -> ComponentTable | None:
@@ -85,6 +93,39 @@ class ComponentTable:
             self._check_width(state, len(ids))
         return ids
 
+    def fingerprint(self, ids: Any) -> int:
+        """The stable 64-bit fingerprint of the state whose component ids are ``ids``.
+
+        It is the sum, modulo 2**64, of one share per component: ``xxh3_64(marshal(part), seed=k)`` for
+        the part at position k. A share depends on the part's value alone, never on its id, so every
+        process and every run agrees. Two states that differ in any part differ in that part's share
+        (barring a 64-bit collision), so the sum is as good a fingerprint as one hash of the whole
+        state, and a step that changes two parts changes the sum by two differences known in advance
+        (``steps.py``).
+        """
+        if self.hashed < len(self.parts):
+            self._hash_new()
+        shares: Any = map(getitem, self.rows, ids)
+        return sum(shares) & FP_MASK
+
+    def share(self, k: int, cid: int) -> int:
+        """The fingerprint share of component ``cid`` at position ``k``."""
+        if self.hashed < len(self.parts):
+            self._hash_new()
+        return self.rows[k][cid]
+
+    def _hash_new(self) -> None:
+        if not self.rows:
+            if self.width < 0:
+                raise InternalError("fingerprint asked before any state was encoded (ours)")
+            self.rows = [[0] for _ in range(self.width)]
+        hash64 = xxhash.xxh3_64_intdigest
+        for cid in range(self.hashed, len(self.parts)):
+            data = marshal.dumps(self.parts[cid], MARSHAL_VERSION)
+            for k, row in enumerate(self.rows):
+                row.append(hash64(data, seed=k))
+        self.hashed = len(self.parts)
+
     def decode(self, ids: Any) -> Any:
         """The state whose component ids are ``ids`` (built from the stored components)."""
         return self.assemble(list(map(self.parts.__getitem__, ids)))
@@ -117,6 +158,8 @@ class CollapsedStates:
     def __init__(self, table: ComponentTable) -> None:
         self.table = table
         self.ids = array(ID_TYPECODE)
+        # the states' fingerprints, when whoever filled the level had them all (the step memo's search)
+        self.fps = array("Q")
 
     def append(self, state: Any) -> None:
         self.ids.extend(self.table.encode(state))
@@ -175,20 +218,45 @@ class InvariantMemo:
             (_key_of(positions), tuple(group), {}) for positions, group in groups.items()
         ]
         self.direct = tuple(direct)
+        self.ints: dict[int, int] = {}  # each id once, as the remembered keys share it
+
+    def _lean(self, key: Any) -> Any:
+        """``key`` made of shared int objects (ids read off an array are fresh ints, 28 bytes each)."""
+        ints = self.ints
+        if isinstance(key, int):
+            return ints.setdefault(key, key)
+        return tuple(ints.setdefault(x, x) for x in key)
+
+    def single_group(self) -> tuple[Callable[[list[int]], Any], dict[Any, tuple[str, ...]]] | None:
+        """(key function, verdicts) when every invariant is in one memoised group, else None: then a
+        state's verdict is ``verdicts[key(ids)]`` once known (the step memo's search inlines that)."""
+        if len(self.groups) != 1 or self.direct:
+            return None
+        key_of, _, known = self.groups[0]
+        return key_of, known
 
     def failed(self, state: Any, ids: list[int]) -> list[str]:
         """The names of the invariants ``state`` (whose component ids are ``ids``) violates, in order."""
+        return self.failed_lazily(ids, lambda: state)
+
+    def failed_lazily(self, ids: list[int], state_of: Callable[[], Any]) -> list[str]:
+        """``failed``, building the state (``state_of()``) only if some invariant must really run."""
         failed: list[str] = []
+        state = None
         for key_of, group, known in self.groups:
             key = key_of(ids)
             verdict = known.get(key)
             if verdict is None:
-                verdict = known[key] = tuple(name for name, invariant in group if not invariant(state))
+                state = state_of() if state is None else state
+                verdict = tuple(name for name, invariant in group if not invariant(state))
+                known[self._lean(key)] = verdict
             if verdict:
                 failed += verdict
-        for name, invariant in self.direct:
-            if not invariant(state):
-                failed.append(name)
+        if self.direct:
+            state = state_of() if state is None else state
+            for name, invariant in self.direct:
+                if not invariant(state):
+                    failed.append(name)
         if len(failed) > 1:
             failed.sort(key=self.names.index)  # the order of the checks, as without the memo
         return failed

@@ -210,6 +210,7 @@ def explore_parallel(
         "stop_on_first": opts.stop_on_first,
         "coverage": opts.coverage,
         "collapse": opts.collapse,
+        "step_memo": opts.step_memo,
     }
     pool = _Pool(model, checks, parts, flags)
     try:

@@ -29,12 +29,15 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from operator import getitem
 from typing import Any
 
 import xxhash
 
 from zkfle.model.explorer.checks import Checks
 from zkfle.model.explorer.collapse import (
+    FP_MASK,
     ID_TYPECODE,
     CollapsedStates,
     ComponentTable,
@@ -44,6 +47,7 @@ from zkfle.model.explorer.collapse import (
 from zkfle.model.explorer.fingerprint import MARSHAL_VERSION, fingerprint
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.spec import Action
+from zkfle.model.explorer.steps import StepMemo
 from zkfle.model.explorer.visited import BUCKET_SHIFT, VisitedSet
 
 NO_PARENT = -1
@@ -74,6 +78,14 @@ class Finding:
     pos: int = -1
 
 
+def _apply(ids: list[int], changed: tuple[tuple[int, int], ...]) -> list[int]:
+    """A copy of ``ids`` with the (position, id) pairs of ``changed`` put in."""
+    new = ids.copy()
+    for k, cid in changed:
+        new[k] = cid
+    return new
+
+
 def owner_of(fp: int, parts: int) -> int:
     """The partition owning fingerprint ``fp`` (an equal range of the 64-bit space per partition)."""
     return (fp * parts) >> 64
@@ -98,6 +110,7 @@ class Partition:
         stop_on_first: bool = True,
         coverage: bool = False,
         collapse: bool = True,
+        step_memo: bool = True,
     ) -> None:
         self.model = model
         self.checks = checks
@@ -109,12 +122,14 @@ class Partition:
         self.parent = array("q")
         self.via = array("H")
         self.level_starts: list[int] = [0]
-        # the levels being expanded and built: component ids if the model has components (collapse.py)
-        self.table = ComponentTable.for_model(model) if collapse else None
+        # a model with components is fingerprinted through its table (collapse.py), and its levels are
+        # kept as component ids unless ``collapse`` is off
+        self.table = ComponentTable.for_model(model)
+        self.level_table = self.table if collapse else None
         # invariants judged once per distinct combination of the components they read (needs the table)
         self.memo = InvariantMemo(model, checks.invariants) if self.table is not None else None
-        self.frontier = new_level(self.table)
-        self.next_frontier = new_level(self.table)
+        self.frontier = new_level(self.level_table)
+        self.next_frontier = new_level(self.level_table)
         self.edges_src = array("q")
         self.edges_dst = array("q")
         self.goals: list[bytearray] = [bytearray() for _ in checks.liveness]
@@ -128,6 +143,10 @@ class Partition:
         self.canonical: Callable[[Any], Any] | None = getattr(model, "canonical", None) if symmetry else None
         self.is_terminal: Callable[[Any], bool] | None = getattr(model, "is_terminal", None)
         self.ample = AmpleChooser(model) if por else None
+        # successors on component ids, each distinct step effect run once (steps.py); not with reductions
+        # or liveness, which need every successor as a state
+        plain = step_memo and collapse and not self.indexed and not por and not symmetry
+        self.steps = StepMemo.for_model(model, self.table, checks.actions) if plain else None
         # action properties per action name: a model may say which actions can violate each one
         self.action_checks: dict[str, tuple[tuple[str, Callable[[Any, Action, Any], bool]], ...]] = {}
         self.fresh: set[int] = set()  # fingerprints first reached in the level being built (POR's C3)
@@ -155,7 +174,9 @@ class Partition:
 
     def key_fp(self, state: Any) -> int:
         canonical = self.canonical
-        return fingerprint(canonical(state) if canonical is not None else state)
+        key = canonical(state) if canonical is not None else state
+        table = self.table
+        return fingerprint(key) if table is None else table.fingerprint(table.encode(key))
 
     def _widen_via(self, n: int) -> None:
         if n > 0xFFFF and self.via.typecode == "H":
@@ -226,15 +247,20 @@ class Partition:
             self.findings.append(Finding(depth, "invariant", name, gid))
         return gid
 
-    def _queue(self, state: Any) -> list[str]:
-        """Put a newly admitted state into the level being built; the names of the invariants it violates."""
+    def _queue(self, state: Any, ids: list[int] | None = None) -> list[str]:
+        """Put a newly admitted state into the level being built; the names of the invariants it violates.
+        ``ids``: its component ids, if the caller has them already."""
         memo = self.memo
         if memo is None:
             self.next_frontier.append(state)
             return [name for name, invariant in self.checks.invariants if not invariant(state)]
-        assert self.table is not None and isinstance(self.next_frontier, CollapsedStates)
-        ids = self.table.encode(state)
-        self.next_frontier.ids.extend(ids)
+        assert self.table is not None
+        if ids is None:
+            ids = self.table.encode(state)
+        if isinstance(self.next_frontier, CollapsedStates):
+            self.next_frontier.ids.extend(ids)
+        else:
+            self.next_frontier.append(state)
         return memo.failed(state, ids)
 
     def _action_checks_for(self, kind: str) -> tuple[tuple[str, Callable[[Any, Action, Any], bool]], ...]:
@@ -268,7 +294,7 @@ class Partition:
     def end_level(self) -> None:
         """Close the level being built: its states become the frontier."""
         self.frontier = self.next_frontier
-        self.next_frontier = new_level(self.table)
+        self.next_frontier = new_level(self.level_table)
         self.fresh = set()
         self.expanded_full = set()
         self.level_starts.append(len(self.parent))
@@ -289,8 +315,12 @@ class Partition:
         admits no new state. Stops early at the deadline (``timed_out``) or, when stopping on the first
         violation, once only a shorter deadlock could still matter.
         """
+        if self.steps is not None:
+            self._expand_memo(self.steps, depth, admit=admit, deadline=deadline, tick=tick)
+            return
         successors = self.model.successors
         canonical = self.canonical
+        table = self.table
         parts, me = self.parts, self.me
         by_kind = self.action_checks  # action name -> the action properties that step can violate
         check_deadlock = self.checks.deadlock
@@ -347,7 +377,13 @@ class Partition:
                 for name, prop in props:
                     if not prop(state, action, target):
                         self.findings.append(Finding(next_depth, "action", name, gid, pos))
-                fp = _xxh3(_dumps(target if canonical is None else canonical(target), MARSHAL_VERSION))
+                key = target if canonical is None else canonical(target)
+                if table is None:
+                    ids = None
+                    fp = _xxh3(_dumps(key, MARSHAL_VERSION))
+                else:
+                    ids = table.encode(key)
+                    fp = table.fingerprint(ids)
                 if parts != 1 and (fp * parts) >> 64 != me:
                     self._send_away((fp * parts) >> 64, fp, target, gid, pos, reduced)
                 elif fast:
@@ -377,7 +413,7 @@ class Partition:
                                 if not invariant(target):
                                     self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                         else:
-                            for name in queue(target):
+                            for name in queue(target, None if canonical is not None else ids):
                                 self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                 else:
                     self.receive((fp, target, gid, pos), next_depth, admit)
@@ -388,6 +424,165 @@ class Partition:
                 only_deadlocks = True
                 if not check_deadlock:
                     return
+
+    def _expand_memo(
+        self,
+        steps: StepMemo,
+        depth: int,
+        *,
+        admit: bool,
+        deadline: float | None,
+        tick: Callable[[int], None] | None,
+    ) -> None:
+        """``expand_level`` through the step memo: states stay component ids, a successor's fingerprint
+        is its parent's plus the step's remembered change, and its ids are built only if it is new.
+        ``StepMemo.expand`` is inlined here (this loop is the search's hot path)."""
+        table = self.table
+        frontier = self.frontier
+        assert table is not None and isinstance(frontier, CollapsedStates)
+        decode = table.decode
+        parts, me = self.parts, self.me
+        check_deadlock = self.checks.deadlock
+        building = self.seen.building
+        recent = self.seen.recent
+        archive = self.seen.archive
+        parent = self.parent
+        parent_append = parent.append
+        memo = self.memo
+        assert memo is not None and isinstance(self.next_frontier, CollapsedStates)
+        next_ids = self.next_frontier.ids
+        next_fps = self.next_frontier.fps
+        state_props = steps.state_props
+        flagged_by = getattr(self.model, "flagged_by", None)
+        cap = None if self.max_states is None else self._share_of_max()
+        base = self.level_starts[depth] * parts + me
+        next_depth = depth + 1
+        width = table.width
+        flat = frontier.ids
+        count = len(frontier)
+        fps = frontier.fps if len(frontier.fps) == count else None
+        guard_rows = steps.guard_rows
+        guards = steps.guards
+        single_group = memo.single_group()  # FLE: one invariant group (the servers), nothing direct
+        coverage = self.coverage
+        multi = parts != 1
+        findings = self.findings
+        only_deadlocks = False
+        for i in range(count):
+            if i % TIME_CHECK_EVERY == 0:
+                if deadline is not None and time.monotonic() > deadline:
+                    self.timed_out = True
+                    return
+                if tick is not None:
+                    tick(i)
+            gid = base + i * parts
+            ids = flat[i * width : (i + 1) * width].tolist()
+            kinds = guards.get(tuple(map(getitem, guard_rows, ids)))
+            if kinds is None:
+                kinds = steps.enabled_kinds(ids)
+            if not kinds:
+                if check_deadlock and not (self.is_terminal is not None and self.is_terminal(decode(ids))):
+                    self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
+                    if self.stop_on_first:
+                        return
+                continue
+            if only_deadlocks:
+                if check_deadlock and not steps.expand(ids, 0):  # every enabled step cut by a bound
+                    self._deadlock_unless_terminal(decode(ids), depth, gid)
+                continue
+            if len(kinds) > 0xFFFF:
+                self._widen_via(len(kinds))
+            via_append = self.via.append
+            fp0 = fps[i] if fps is not None else table.fingerprint(ids)
+            pos = 0
+            for kind in kinds:
+                key = kind.key(ids)
+                effect = kind.effects.get(key)
+                if effect is None:
+                    effect = steps.miss(kind, key, ids)
+                    if effect is None:
+                        continue  # cut by a bound
+                changed, delta, failed = effect
+                if failed:
+                    for name in failed:
+                        findings.append(Finding(next_depth, "action", name, gid, pos))
+                if state_props:
+                    self._judge_step(state_props, flagged_by, ids, kind.action, changed, gid, pos, next_depth)
+                if coverage is not None:
+                    self._cover((kind.action,))
+                fp = (fp0 + delta) & FP_MASK
+                pos += 1
+                if multi and (fp * parts) >> 64 != me:
+                    self._send_away_ids((fp * parts) >> 64, fp, _apply(ids, changed), gid, pos - 1)
+                    continue
+                if fp in building or fp in recent:
+                    continue
+                bucket = archive[fp >> BUCKET_SHIFT]
+                k = bisect_left(bucket, fp)
+                if k < len(bucket) and bucket[k] == fp:
+                    continue
+                if not admit or (cap is not None and len(parent) >= cap):
+                    self.truncated = True
+                    continue
+                new_gid = len(parent) * parts + me
+                building.add(fp)
+                parent_append(gid)
+                via_append(pos - 1)
+                new = ids.copy()
+                for k, cid in changed:
+                    new[k] = cid
+                next_ids.extend(new)
+                next_fps.append(fp)
+                if single_group is not None:  # InvariantMemo.failed_lazily, inlined
+                    key_of, known = single_group
+                    verdict = known.get(key_of(new))
+                    if verdict is None:
+                        verdict = memo.failed_lazily(new, partial(decode, new))
+                else:
+                    verdict = memo.failed_lazily(new, partial(decode, new))
+                for name in verdict:
+                    findings.append(Finding(next_depth, "invariant", name, new_gid))
+            self.generated += pos
+            if pos == 0 and check_deadlock:  # every enabled step was cut by a bound
+                self._deadlock_unless_terminal(decode(ids), depth, gid)
+            if findings and self.stop_on_first:
+                only_deadlocks = True
+                if not check_deadlock:
+                    return
+
+    def _deadlock_unless_terminal(self, state: Any, depth: int, gid: int) -> None:
+        if not (self.is_terminal is not None and self.is_terminal(state)):
+            self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
+
+    def _judge_step(
+        self,
+        props: tuple[tuple[str, Callable[[Any, Action, Any], bool]], ...],
+        flagged_by: Callable[[str], frozenset[str] | None] | None,
+        ids: list[int],
+        action: Action,
+        changed: tuple[tuple[int, int], ...],
+        gid: int,
+        pos: int,
+        length: int,
+    ) -> None:
+        """Action properties the step memo cannot remember, judged on the step's two states."""
+        table = self.table
+        assert table is not None
+        before = after = None
+        for name, prop in props:
+            kinds = flagged_by(name) if flagged_by is not None else None
+            if kinds is not None and action[0] not in kinds:
+                continue
+            if before is None:
+                before, after = table.decode(ids), table.decode(_apply(ids, changed))
+            if not prop(before, action, after):
+                self.findings.append(Finding(length, "action", name, gid, pos))
+
+    def _send_away_ids(self, owner: int, fp: int, ids: list[int], gid: int, pos: int) -> None:
+        """``_send_away`` for a successor the step memo gives as component ids (never reduced)."""
+        box = self.pending[owner]
+        if fp not in box:
+            box[fp] = [array(ID_TYPECODE, ids), gid, pos, None]
 
     def expand_rest(
         self,
@@ -445,7 +640,7 @@ class Partition:
         entry = box.get(fp)
         if entry is None:
             # with a component table the announced state waits as its component ids (4 bytes each)
-            held = target if self.table is None else array(ID_TYPECODE, self.table.encode(target))
+            held = target if self.level_table is None else array(ID_TYPECODE, self.table.encode(target))
             box[fp] = [held, gid, pos, [gid] if reduced else None]
         elif reduced:
             if entry[3] is None:
@@ -493,7 +688,8 @@ class Partition:
             for entry, code in zip(box.values(), codes, strict=True):
                 if code == 0:
                     held, parent_gid, pos = entry[:3]
-                    batch.extend((held if self.table is None else self.table.decode(held), parent_gid, pos))
+                    state = held if self.level_table is None else self.level_table.decode(held)
+                    batch.extend((state, parent_gid, pos))
                 elif code == 2 and entry[3]:
                     sources.update(entry[3])
         self.asked = []

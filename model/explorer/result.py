@@ -50,6 +50,7 @@ class ExploreOptions:
     stop_on_first: bool = True
     coverage: bool = False  # count the explored steps of each action (ExploreResult.coverage), as TLC
     collapse: bool = True  # queue states as component ids when the model has components() (collapse.py)
+    step_memo: bool = True  # successors on component ids, each distinct step effect run once (steps.py)
 
 
 @dataclass

@@ -29,7 +29,13 @@ A model is a value with:
   parts that an invariant reads (None: all of the state), so the explorer judges it once per distinct
   combination of those parts. A model that declares less than an invariant reads gets wrong verdicts;
 - optionally ``flagged_by(name) -> frozenset[str] | None``: the names of the actions whose steps can
-  violate action property ``name`` (None: any); the property is skipped on every other step.
+  violate action property ``name`` (None: any); the property is skipped on every other step;
+- optionally, on top of ``components``, the step memo's four (``steps.py``): ``enabled(state)``,
+  ``fire(state, step)``, ``guard_reads()`` and ``footprint(action)``, with
+  ``action_reads_changed_only(name)`` for the action properties it may judge once per step effect. Then
+  a plain search (no reduction, no liveness) computes successors on component ids and runs each
+  distinct step effect once; ``successors`` is still what counterexamples are rebuilt with, so the two
+  must agree (the model's tests compare them on every reachable state).
 
 Partial-order reduction relies on this contract for ``actor``: actions of different actors are
 *independent* (they commute, and neither enables nor disables the other; ``None`` = dependent on every
