@@ -36,6 +36,7 @@ from zkfle.errors import InternalError
 from zkfle.model.explorer.fingerprint import MARSHAL_VERSION
 
 ID_TYPECODE = "I"  # unsigned 32-bit: ids up to 4 * 10^9 distinct components
+NARROW_TYPECODE = "H"  # a level starts with 2-byte ids while the table holds fewer than 65,536 components
 FP_MASK = (1 << 64) - 1
 _UNKNOWN = repeat(0)  # dict.get's default for every part: 0 is never an id
 
@@ -157,12 +158,25 @@ class CollapsedStates:
 
     def __init__(self, table: ComponentTable) -> None:
         self.table = table
-        self.ids = array(ID_TYPECODE)
+        self.ids = array(NARROW_TYPECODE if len(table.parts) <= 0xFFFF else ID_TYPECODE)
         # the states' fingerprints, when whoever filled the level had them all (the step memo's search)
         self.fps = array("Q")
 
     def append(self, state: Any) -> None:
-        self.ids.extend(self.table.encode(state))
+        self.extend(self.table.encode(state))
+
+    def extend(self, ids: list[int]) -> None:
+        """Queue one state's ids (widening the level to 4-byte ids when one no longer fits in 2)."""
+        try:
+            self.ids.extend(ids)
+        except OverflowError:
+            self.widen(len(self.ids) // len(ids) * len(ids))  # whole states only
+            self.ids.extend(ids)
+
+    def widen(self, size: int) -> None:
+        """Keep the first ``size`` ids (array.extend may have put some of a failed state's in) as 4 bytes."""
+        del self.ids[size:]
+        self.ids = array(ID_TYPECODE, self.ids)
 
     def __len__(self) -> int:
         width = self.table.width

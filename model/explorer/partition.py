@@ -48,7 +48,7 @@ from zkfle.model.explorer.fingerprint import MARSHAL_VERSION, fingerprint
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.spec import Action
 from zkfle.model.explorer.steps import StepMemo
-from zkfle.model.explorer.visited import BUCKET_SHIFT, VisitedSet
+from zkfle.model.explorer.visited import BUCKET_SHIFT, SHARD_SHIFT, VisitedSet
 
 NO_PARENT = -1
 TIME_CHECK_EVERY = 512
@@ -258,7 +258,7 @@ class Partition:
         if ids is None:
             ids = self.table.encode(state)
         if isinstance(self.next_frontier, CollapsedStates):
-            self.next_frontier.ids.extend(ids)
+            self.next_frontier.extend(ids)
         else:
             self.next_frontier.append(state)
         return memo.failed(state, ids)
@@ -387,7 +387,7 @@ class Partition:
                 if parts != 1 and (fp * parts) >> 64 != me:
                     self._send_away((fp * parts) >> 64, fp, target, gid, pos, reduced)
                 elif fast:
-                    if fp in building:
+                    if fp in building[fp >> SHARD_SHIFT]:
                         continue  # reached before in the level being built
                     # VisitedSet.__contains__ for closed levels, inlined: recent, then one archive bucket
                     old = fp in recent
@@ -402,7 +402,7 @@ class Partition:
                         self.truncated = True
                     else:  # admit: the fast path of _admit
                         new_gid = len(parent) * parts + me
-                        building.add(fp)
+                        building[fp >> SHARD_SHIFT].add(fp)
                         if por_on:
                             fresh.add(fp)
                         parent_append(gid)
@@ -515,7 +515,7 @@ class Partition:
                 if multi and (fp * parts) >> 64 != me:
                     self._send_away_ids((fp * parts) >> 64, fp, _apply(ids, changed), gid, pos - 1)
                     continue
-                if fp in building or fp in recent:
+                if fp in building[fp >> SHARD_SHIFT] or fp in recent:
                     continue
                 bucket = archive[fp >> BUCKET_SHIFT]
                 k = bisect_left(bucket, fp)
@@ -525,13 +525,18 @@ class Partition:
                     self.truncated = True
                     continue
                 new_gid = len(parent) * parts + me
-                building.add(fp)
+                building[fp >> SHARD_SHIFT].add(fp)
                 parent_append(gid)
                 via_append(pos - 1)
                 new = ids.copy()
                 for k, cid in changed:
                     new[k] = cid
-                next_ids.extend(new)
+                try:
+                    next_ids.extend(new)
+                except OverflowError:  # an id beyond 2 bytes: the level is kept as 4-byte ids from now on
+                    self.next_frontier.widen(len(next_ids) // width * width)  # whole states only
+                    next_ids = self.next_frontier.ids
+                    next_ids.extend(new)
                 next_fps.append(fp)
                 if single_group is not None:  # InvariantMemo.failed_lazily, inlined
                     key_of, known = single_group
