@@ -143,9 +143,9 @@ class Partition:
         self.canonical: Callable[[Any], Any] | None = getattr(model, "canonical", None) if symmetry else None
         self.is_terminal: Callable[[Any], bool] | None = getattr(model, "is_terminal", None)
         self.ample = AmpleChooser(model) if por else None
-        # successors on component ids, each distinct step effect run once (steps.py); not with reductions
-        # or liveness, which need every successor as a state
-        plain = step_memo and collapse and not self.indexed and not por and not symmetry
+        # successors on component ids, each distinct step effect run once (steps.py); not with reductions,
+        # nor with liveness across workers (whose edges travel as whole states)
+        plain = step_memo and collapse and not por and not symmetry and (not self.indexed or parts == 1)
         self.steps = StepMemo.for_model(model, self.table, checks.actions) if plain else None
         # action properties per action name: a model may say which actions can violate each one
         self.action_checks: dict[str, tuple[tuple[str, Callable[[Any, Action, Any], bool]], ...]] = {}
@@ -466,6 +466,7 @@ class Partition:
         single_group = memo.single_group()  # FLE: one invariant group (the servers), nothing direct
         coverage = self.coverage
         multi = parts != 1
+        indexed = self.indexed
         findings = self.findings
         only_deadlocks = False
         for i in range(count):
@@ -514,6 +515,9 @@ class Partition:
                 pos += 1
                 if multi and (fp * parts) >> 64 != me:
                     self._send_away_ids((fp * parts) >> 64, fp, _apply(ids, changed), gid, pos - 1)
+                    continue
+                if indexed:
+                    self._receive_ids(fp, _apply(ids, changed), gid, pos - 1, next_depth, admit)
                     continue
                 if fp in building[fp >> SHARD_SHIFT] or fp in recent:
                     continue
@@ -582,6 +586,19 @@ class Partition:
                 before, after = table.decode(ids), table.decode(_apply(ids, changed))
             if not prop(before, action, after):
                 self.findings.append(Finding(length, "action", name, gid, pos))
+
+    def _receive_ids(
+        self, fp: int, ids: list[int], parent_gid: int, pos: int, depth: int, admit: bool
+    ) -> None:
+        """``receive`` for a successor the step memo gives as component ids (liveness: every edge kept)."""
+        target = self.index.get(fp)
+        if target is None:
+            assert self.table is not None
+            target = self._admit(fp, self.table.decode(ids), parent_gid, pos, depth, admit)
+            if target is None:
+                return
+        self.edges_src.append(parent_gid)
+        self.edges_dst.append(target)
 
     def _send_away_ids(self, owner: int, fp: int, ids: list[int], gid: int, pos: int) -> None:
         """``_send_away`` for a successor the step memo gives as component ids (never reduced)."""
