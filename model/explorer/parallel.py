@@ -91,12 +91,26 @@ def _expand(part: Partition, depth: int, admit: bool, deadline: float | None) ->
     """Expand the frontier; return per owner the successors (full records, or fingerprints to claim)."""
     part.expand_level(depth, admit=admit, deadline=deadline)
     if part.claims:
-        return [marshal.dumps(fps) for fps in part.take_queries()]
+        return [_query_blob(fps) for fps in part.take_queries()]
     return _batches(part)
 
 
 def _claim(part: Partition, admit: bool, blobs: list[bytes]) -> list[bytes]:
-    return part.claim([marshal.loads(blob) for blob in blobs], admit)
+    return part.claim([_fingerprints(marshal.loads(blob)) for blob in blobs], admit)
+
+
+def _query_blob(fps: Any) -> bytes:
+    """Announced fingerprints on the wire: a list as is, an ``array('Q')`` (step memo) as its bytes."""
+    return marshal.dumps(fps if isinstance(fps, list) else fps.tobytes())
+
+
+def _fingerprints(query: Any) -> Any:
+    """A query as announced: a list of fingerprints, or the bytes of an ``array('Q')`` (step memo)."""
+    if isinstance(query, bytes):
+        fps = array("Q")
+        fps.frombytes(query)
+        return fps
+    return query
 
 
 def _answered(
@@ -105,12 +119,16 @@ def _answered(
     """Send the claimed states; announce what full expansions (POR's C3) produced in the meantime."""
     out = part.answered(answers, depth, admit)
     more = part.take_queries()
-    return [marshal.dumps(batch) for batch in out], [marshal.dumps(fps) if fps else b"" for fps in more]
+    return [marshal.dumps(batch) for batch in out], [_query_blob(fps) if len(fps) else b"" for fps in more]
 
 
 def _admit(part: Partition, depth: int, blobs: list[bytes], last: bool) -> Any:
-    for blob in blobs:
-        part.admit_claimed(marshal.loads(blob), depth)
+    for sender, blob in enumerate(blobs):
+        batch = marshal.loads(blob)
+        if isinstance(batch, tuple):  # component ids (the step memo's handoff.py)
+            part.admit_claimed_ids(batch, sender, depth)
+        else:
+            part.admit_claimed(batch, depth)
     return _end_level(part) if last else None
 
 

@@ -45,6 +45,7 @@ from zkfle.model.explorer.collapse import (
     new_level,
 )
 from zkfle.model.explorer.fingerprint import MARSHAL_VERSION, fingerprint
+from zkfle.model.explorer.handoff import Announcements, PartsReceiver, PartsSender
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.spec import Action
 from zkfle.model.explorer.steps import StepMemo
@@ -158,6 +159,11 @@ class Partition:
         # per owner: fp -> [state, parent gid, position, gids of reduced sources or None]
         self.pending: list[dict[int, list[Any]]] = [{} for _ in range(parts)]
         self.asked: list[dict[int, list[Any]]] = []
+        # under the step memo, announcements are arrays and claimed states travel as component ids
+        self.announced: list[Announcements] = [Announcements() for _ in range(parts)]
+        self.asked_ids: list[Announcements] = []
+        self.sender = PartsSender(self.table, parts) if self.steps is not None and self.claims else None
+        self.receiver = PartsReceiver(self.table, parts) if self.sender is not None else None
         self.reserved = 0  # states claimed by this owner whose state has not arrived yet
 
     # ------------------------------------------------------------------ identities
@@ -514,7 +520,7 @@ class Partition:
                 fp = (fp0 + delta) & FP_MASK
                 pos += 1
                 if multi and (fp * parts) >> 64 != me:
-                    self._send_away_ids((fp * parts) >> 64, fp, _apply(ids, changed), gid, pos - 1)
+                    self.announced[(fp * parts) >> 64].add(fp, gid, pos - 1, changed)
                     continue
                 if indexed:
                     self._receive_ids(fp, _apply(ids, changed), gid, pos - 1, next_depth, admit)
@@ -600,12 +606,6 @@ class Partition:
         self.edges_src.append(parent_gid)
         self.edges_dst.append(target)
 
-    def _send_away_ids(self, owner: int, fp: int, ids: list[int], gid: int, pos: int) -> None:
-        """``_send_away`` for a successor the step memo gives as component ids (never reduced)."""
-        box = self.pending[owner]
-        if fp not in box:
-            box[fp] = [array(ID_TYPECODE, ids), gid, pos, None]
-
     def expand_rest(
         self,
         state: Any,
@@ -671,13 +671,18 @@ class Partition:
                 entry[3].append(gid)
 
     # ------------------------------------------------------------------ the claim protocol
-    def take_queries(self) -> list[list[int]]:
-        """Sender: the fingerprints announced to each owner since the last call."""
+    def take_queries(self) -> list[Any]:
+        """Sender: the fingerprints announced to each owner since the last call (a list, or under the
+        step memo an ``array('Q')``)."""
+        if self.sender is not None:
+            self.asked_ids = self.announced
+            self.announced = [Announcements() for _ in range(self.parts)]
+            return [box.fps for box in self.asked_ids]
         self.asked = self.pending
         self.pending = [{} for _ in range(self.parts)]
         return [list(box) for box in self.asked]
 
-    def claim(self, queries: list[list[int]], admit: bool) -> list[bytes]:
+    def claim(self, queries: list[Any], admit: bool) -> list[bytes]:
         """Owner: per sender, one code per announced fingerprint: 0 new (claimed: send the state),
         1 already reached in the level being built, 2 old (reached at this depth or before: POR's C3)."""
         seen, fresh = self.seen, self.fresh
@@ -700,9 +705,12 @@ class Partition:
             answers.append(bytes(codes))
         return answers
 
-    def answered(self, answers: list[bytes], depth: int, admit: bool) -> list[list[Any]]:
+    def answered(self, answers: list[bytes], depth: int, admit: bool) -> list[Any]:
         """Sender: the states each owner claimed (flattened: state, parent gid, position), after fully
-        expanding every reduced source whose ample successor turned out old (which may announce more)."""
+        expanding every reduced source whose ample successor turned out old (which may announce more).
+        Under the step memo: per owner a ``handoff.Batch`` of component ids instead."""
+        if self.sender is not None:
+            return self._answered_ids(answers, depth)
         out: list[list[Any]] = [[] for _ in range(self.parts)]
         sources: set[int] = set()
         for owner, (box, codes) in enumerate(zip(self.asked, answers, strict=True)):
@@ -718,6 +726,47 @@ class Partition:
         if sources:
             self.reexpand_requested(sorted(sources), depth, admit)
         return out
+
+    def _answered_ids(self, answers: list[bytes], depth: int) -> list[Any]:
+        """``answered`` under the step memo: each claimed successor rebuilt from its parent's ids in the
+        frontier (still there: the level is not closed) and its step's change, sent as ids."""
+        assert self.sender is not None and isinstance(self.frontier, CollapsedStates)
+        width = self.frontier.table.width
+        flat = self.frontier.ids
+        start = self.level_starts[depth]
+        out: list[Any] = []
+        for owner, (box, codes) in enumerate(zip(self.asked_ids, answers, strict=True)):
+            states: list[list[int]] = []
+            fps, gids, positions = array("Q"), array("q"), array("I")
+            for k, code in enumerate(codes):
+                if code != 0:
+                    continue
+                i = self.local(box.gids[k]) - start
+                states.append(_apply(flat[i * width : (i + 1) * width].tolist(), box.changes[k]))
+                fps.append(box.fps[k])
+                gids.append(box.gids[k])
+                positions.append(box.positions[k])
+            out.append(self.sender.pack(owner, states, fps, gids, positions))
+        self.asked_ids = []
+        return out
+
+    def admit_claimed_ids(self, batch: Any, sender: int, depth: int) -> None:
+        """Owner: admit the states claimed from ``sender``, handed over as ids (``handoff.py``)."""
+        assert self.receiver is not None and self.memo is not None
+        assert isinstance(self.next_frontier, CollapsedStates)
+        states, fps, gids, positions = self.receiver.unpack(sender, batch)
+        parent = self.parent
+        decode = self.frontier.table.decode if isinstance(self.frontier, CollapsedStates) else None
+        assert decode is not None
+        for ids, fp, parent_gid, pos in zip(states, fps, gids, positions, strict=True):
+            gid = len(parent) * self.parts + self.me
+            parent.append(parent_gid)
+            self.via.append(pos)
+            self.reserved -= 1
+            self.next_frontier.extend(ids)
+            self.next_frontier.fps.append(fp)
+            for name in self.memo.failed_lazily(ids, partial(decode, ids)):
+                self.findings.append(Finding(depth, "invariant", name, gid))
 
     def admit_claimed(self, flat: list[Any], depth: int) -> None:
         """Owner: admit the states it claimed, in claim order (fingerprints are already in the set)."""
