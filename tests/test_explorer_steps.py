@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import random
+import re
 import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -37,6 +39,7 @@ from zkfle.model.vote import LOOKING
 
 State = tuple[Any, ...]
 Action = tuple[Any, ...]
+WALK_STEPS = 200  # longer than any config's diameter: a walk ends where nothing is enabled
 
 
 def _fle(argv: list[str]) -> FleModel:
@@ -67,40 +70,58 @@ def _memo(model: Any) -> tuple[ComponentTable, StepMemo]:
 class Comparison:
     """What one differential run compared, and the first mismatch (None: the memo agreed everywhere)."""
 
-    states: int = 0
+    states: int = 0  # states compared (the BFS prefix, then the walks' states)
     steps: int = 0
     entries: int = 0
     guard_keys: int = 0
-    complete: bool = False
+    complete: bool = False  # the BFS reached every reachable state
+    actions: set[str] = field(default_factory=set)  # the action names compared
     mismatch: str | None = None
 
 
-def compare_memo(model: Any, max_states: int | None = None) -> Comparison:
+def compare_memo(model: Any, max_states: int | None = None, walks: int = 0) -> Comparison:
     """Walk the reachable states breadth-first with ``model.successors`` (at most ``max_states`` of them)
     and compare, on each, ``StepMemo.expand`` with ``list(model.successors(state))``. BFS order makes the
-    memo meet the same guard and footprint keys again and again, so both its hits and misses are tested."""
+    memo meet the same guard and footprint keys again and again, so both its hits and misses are tested.
+    A capped BFS stays shallow, so ``walks`` seeded random walks then go deep (Zab's steps, quits,
+    restarts), on the same memo, comparing on every state they pass."""
     table, memo = _memo(model)
-    inits = list(model.init_states())
-    seen = set(inits)
-    queue = deque(inits)
     out = Comparison()
-    while queue and (max_states is None or out.states < max_states):
-        state = queue.popleft()
+
+    def compared(state: State) -> list[tuple[Action, State]] | None:
         out.states += 1
         ids = table.encode(state)
         got = memo.expand(ids, table.fingerprint(ids))
         want = list(model.successors(state))
         out.mismatch = _first_mismatch(model, table, memo, state, ids, got, want)
-        if out.mismatch is not None:
-            return out
         out.steps += len(want)
+        out.actions.update(action[0] for action, _ in want)
+        return want if out.mismatch is None else None
+
+    inits = list(model.init_states())
+    seen = set(inits)
+    queue = deque(inits)
+    while queue and (max_states is None or out.states < max_states):
+        want = compared(queue.popleft())
+        if want is None:
+            return out
         for _, target in want:
             if target not in seen:
                 seen.add(target)
                 queue.append(target)
+    out.complete = not queue
+    rng = random.Random(20261127)
+    for _ in range(walks):
+        state = rng.choice(inits)
+        for _ in range(WALK_STEPS):
+            want = compared(state)
+            if want is None:
+                return out
+            if not want:
+                break
+            state = rng.choice(want)[1]
     out.entries = memo.entries
     out.guard_keys = len(memo.guards)
-    out.complete = not queue
     return out
 
 
@@ -133,31 +154,50 @@ def _check(argv: list[str]) -> list[str]:
     return ["check", *argv]
 
 
-# Each configuration with its cap: a few thousand states for the big ones (BFS order, so the prefix holds
-# every state up to some depth), all of them for the small ones. About a second each on one core.
-CONFIGS: list[tuple[str, list[str], int | None]] = [
-    ("fifo", ["--servers", "3"], 5000),
-    ("zk", ["--servers", "3", "--channel", "zk", "--max-in-flight", "2"], 5000),
-    ("crash-fifo", ["--servers", "3", "--crashes", "1", "--epochs", "2", "--txns", "1"], 6000),
-    ("crash-zk", ["--servers", "3", "--crashes", "1", "--epochs", "2", "--txns", "1", "--channel", "zk"],
-     6000),
-    ("observer", ["--scenario", "observer"], 4000),
-    ("weighted", ["--scenario", "weighted"], None),
-    ("seed-reelection", ["--scenario", "seed-reelection"], None),
-    ("late-joiner", ["--scenario", "late-joiner"], None),
-    ("leader-crash", ["--scenario", "leader-crash"], 5000),
-    ("late-current-vote", ["--servers", "3", "--late-current-vote"], 5000),
-    ("ZK-1419", mutants.check_argv("ZK-1419")[1:], 5000),
-    ("no-finalize-wait", mutants.check_argv("no-finalize-wait")[1:], None),
+ELECTION = {"Deliver", "FinalizeExpire", "ProcessRequeued", "Timeout"}
+ZAB = {"Establish", "Join", "LeaderQuit", "FollowerQuit"}
+FAULTS = {"Crash", "Restart"}
+CRASH = ["--servers", "3", "--crashes", "1", "--epochs", "2", "--txns", "1"]
+# Each configuration with its BFS cap (a few thousand states for the big ones: in BFS order that prefix
+# holds every state up to some depth; all of them for the small ones), and the action names its comparison
+# must have met, the walks included. Under a second each on one core.
+CONFIGS: list[tuple[str, list[str], int | None, set[str]]] = [
+    ("fifo", ["--servers", "3"], 2500, ELECTION | ZAB),
+    ("zk", ["--servers", "3", "--channel", "zk", "--max-in-flight", "2"], 2500, ELECTION | ZAB),
+    ("crash-fifo", [*CRASH, "--channel", "fifo"], 2500, ELECTION | ZAB | FAULTS | {"Commit"}),
+    ("crash-zk", [*CRASH, "--channel", "zk"], 2500, ELECTION | ZAB | FAULTS | {"Commit", "Transmit"}),
+    ("observer", ["--scenario", "observer"], 2000, ELECTION | {"Establish", "Join", "FollowerQuit"}),
+    ("weighted", ["--scenario", "weighted"], None, {"Deliver", "Timeout", "Establish", "Join"}),
+    ("seed-reelection", ["--scenario", "seed-reelection"], 2500, {"Deliver", "Establish"}),
+    ("late-joiner", ["--scenario", "late-joiner"], None, {"Restart", "Join"}),
+    ("leader-crash", ["--scenario", "leader-crash"], 2500, ELECTION | ZAB | FAULTS),
+    ("late-current-vote", ["--servers", "3", "--late-current-vote"], 2500,
+     ELECTION | ZAB | {"SetCurrentVote"}),
+    ("ZK-1419", mutants.check_argv("ZK-1419")[1:], 2500, ELECTION | ZAB),
+    ("no-finalize-wait", mutants.check_argv("no-finalize-wait")[1:], None, {"Deliver", "Join"}),
 ]
+WALKS = 100
 
 
-@pytest.mark.parametrize("argv, cap", [(argv, cap) for _, argv, cap in CONFIGS], ids=[c[0] for c in CONFIGS])
-def test_memo_agrees_with_successors_on_every_reachable_state(argv: list[str], cap: int | None) -> None:
+def test_the_configurations_meet_every_action_of_the_model() -> None:
+    """Between them the comparisons below run every kind of step ``FleModel._enabled`` can add."""
+    import inspect
+
+    source = inspect.getsource(FleModel._enabled)
+    names = set(re.findall(r'\(\("(\w+)"', source)) | {"Deliver", "Transmit"}  # those two are prebuilt
+    assert len(names) == 13
+    assert set().union(*(cover for *_, cover in CONFIGS)) == names
+
+
+@pytest.mark.parametrize("argv, cap, cover", [c[1:] for c in CONFIGS], ids=[c[0] for c in CONFIGS])
+def test_memo_agrees_with_successors_on_every_reachable_state(
+    argv: list[str], cap: int | None, cover: set[str]
+) -> None:
     model = _fle(_check(argv))
-    result = compare_memo(model, cap)
+    result = compare_memo(model, cap, walks=WALKS)
     assert result.mismatch is None, result.mismatch
-    assert result.states == cap or result.complete  # the cap, or the whole reachable space
+    assert result.complete or (cap is not None and result.states > cap)  # all of it, or the cap then walks
+    assert cover <= result.actions
     assert result.steps > result.states  # states with several successors were compared
     # hits, not only misses: far fewer remembered effects than steps compared, guard keys than states
     assert result.entries * 2 < result.steps
@@ -285,7 +325,7 @@ def _facts(model: Any, **options: Any) -> tuple[Any, ...]:
     (["--servers", "3", "--max-in-flight", "1", "--timeouts", "0"],
      {"properties": ["Deadlock"], "stop_on_first": False}, {}),
     (["--servers", "3", "--channel", "zk"], {"max_states": 3000}, {}),
-    (["--servers", "3", "--crashes", "1"], {"max_depth": 9}, {}),
+    (["--servers", "3", "--crashes", "1"], {"max_depth": 7}, {}),
     (["--scenario", "weighted"], {}, {"workers": 2}),  # two workers with the memo, one without
 ])
 def test_search_is_the_same_with_and_without_the_memo(
