@@ -30,7 +30,7 @@ import xxhash
 
 from zkfle.errors import InternalError
 from zkfle.model import mutants
-from zkfle.model.explorer import ExploreOptions, ExploreResult, explore
+from zkfle.model.explorer import ExploreOptions, ExploreResult, explore, steps
 from zkfle.model.explorer.collapse import ComponentTable
 from zkfle.model.explorer.fingerprint import MARSHAL_VERSION
 from zkfle.model.explorer.steps import StepMemo
@@ -324,6 +324,7 @@ def _facts(model: Any, **options: Any) -> tuple[Any, ...]:
     (["--servers", "3", "--invariant", "AtMostOneLeadingPerRound"], {}, {}),  # a violation: exit 12
     (["--servers", "3", "--max-in-flight", "1", "--timeouts", "0"],
      {"properties": ["Deadlock"], "stop_on_first": False}, {}),
+    (["--servers", "3", "--max-in-flight", "1", "--timeouts", "0"], {"properties": ["Deadlock"]}, {}),
     (["--servers", "3", "--channel", "zk"], {"max_states": 3000}, {}),
     (["--servers", "3", "--crashes", "1"], {"max_depth": 7}, {}),
     (["--scenario", "weighted"], {}, {"workers": 2}),  # two workers with the memo, one without
@@ -340,6 +341,20 @@ def test_search_is_the_same_with_and_without_the_memo(
         assert not complete  # the limit cut the search, in both
     if "AtMostOneLeadingPerRound" in argv:
         assert exit_code == 12 and path is not None and len(path[2]) > 2
+    if options.get("properties") == ["Deadlock"]:
+        assert exit_code == 11 and path is not None and len(path[2]) > 2
+
+
+def test_memo_agrees_after_it_forgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``EFFECTS_KEPT`` remembered effects (or guard keys) the memo empties itself, to bound its memory;
+    with a bound of 32 it does so every few states and must still agree with ``successors``, and the
+    search must still be the one without the memo."""
+    monkeypatch.setattr(steps, "EFFECTS_KEPT", 32)
+    argv = _check([*CRASH, "--channel", "zk"])
+    result = compare_memo(_fle(argv), 800, walks=10)
+    assert result.mismatch is None, result.mismatch
+    assert result.entries <= 32 and result.guard_keys <= 32 and result.steps > 100 * 32  # it forgot often
+    assert _facts(_fle(argv), max_states=2000) == _facts(_fle(argv), step_memo=False, max_states=2000)
 
 
 # ---------------------------------------------------------------------------------------------- fingerprints
