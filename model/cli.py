@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="partial-order reduction, fifo channel (safety only; docs/reductions.md)")
     check.add_argument("--symmetry", action="store_true",
                        help="symmetry reduction: interchangeable observers (safety only)")
+    check.add_argument("--scc", choices=("tarjan", "networkx"), default="tarjan",
+                       help="liveness: strongly connected components by the explorer's compact Tarjan "
+                            "(default) or by networkx (an independent check; ~1 KB more per state)")
     check.add_argument("--out", default=DEFAULT_OUT, help="where counterexamples go (default ./zkfle-out)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--seed", type=int, default=0, help="recorded in the ITF metadata")
@@ -201,6 +204,7 @@ def run_check(args: argparse.Namespace) -> int:
         max_states=args.max_states, max_depth=args.max_depth, max_seconds=args.max_seconds,
         workers=_workers(args.workers), por=args.por, symmetry=args.symmetry,
         check_liveness=bool(model.liveness) and not args.por and not args.symmetry, progress=False,
+        scc=args.scc,
     )
     result = explore(model, opts)
     return _report(model, result, args, seed=args.seed)

@@ -22,7 +22,7 @@ from typing import Any
 from zkfle.errors import InternalError, UserInputError
 from zkfle.model.explorer.checks import Checks, select_checks
 from zkfle.model.explorer.fingerprint import check_fingerprintable
-from zkfle.model.explorer.liveness import StateGraph, find_lasso
+from zkfle.model.explorer.liveness import SCC_ENGINES, StateGraph, find_lasso
 from zkfle.model.explorer.partition import Finding, Partition
 from zkfle.model.explorer.por import AmpleChooser
 from zkfle.model.explorer.progress import Progress
@@ -53,6 +53,8 @@ def validate(opts: ExploreOptions) -> None:
         value = getattr(opts, name)
         if value is not None and value < 0:
             raise UserInputError(f"{name} must not be negative, got {value}")
+    if opts.scc not in SCC_ENGINES:
+        raise UserInputError(f"unknown SCC engine {opts.scc!r}: choose one of {', '.join(SCC_ENGINES)}")
     if opts.max_seconds is not None and opts.max_seconds <= 0:
         raise UserInputError(f"max_seconds must be positive, got {opts.max_seconds}")
     if isinstance(opts.properties, str):
@@ -161,7 +163,7 @@ def _explore_single(
     if tracker.best is not None:
         result.violation = violation_of(model, tracker.best, inits, part.step_of, checks)
     if checks.liveness_on and complete and (result.violation is None or not opts.stop_on_first):
-        check_liveness_single(model, part, inits, result)
+        check_liveness_single(model, part, inits, result, opts)
     return result
 
 
@@ -174,11 +176,14 @@ def diameter(level_starts: list[int]) -> int:
     return deepest
 
 
-def check_liveness_single(model: Any, part: Partition, inits: list[Any], result: ExploreResult) -> None:
+def check_liveness_single(
+    model: Any, part: Partition, inits: list[Any], result: ExploreResult, opts: ExploreOptions
+) -> None:
     goals = [
         (name, _goal_reader(array)) for (name, _), array in zip(part.checks.liveness, part.goals, strict=True)
     ]
-    graph = StateGraph(part.distinct, part.edges_src, part.edges_dst)  # one process: global id = dense id
+    # one process: global id = dense id
+    graph = StateGraph(part.distinct, part.edges_src, part.edges_dst, opts.scc)
     holds, lasso = find_lasso(graph, goals, part.depth_of)
     for name, ok in holds.items():
         result.verdicts[name] = HOLDS if ok else VIOLATED

@@ -6,10 +6,11 @@ strongly connected component (BSCC) of the reachable state graph; a state withou
 of its own, where the run stutters. The property holds iff its goal is true in every state of every
 BSCC. The check runs after a complete safety search, on the edge list the search kept.
 
-The graph is held in compressed sparse rows (two int arrays) and the SCCs come from an iterative
-Tarjan over those arrays: about 40 bytes per state and 8 per edge, where a networkx graph costs well
-over a kilobyte per state (networkx stays the tests' oracle for the SCCs). States are dense ids
-``0..n-1``.
+The graph is held in compressed sparse rows (two int arrays) and the SCCs come, by default, from an
+iterative Tarjan over those arrays: about 40 bytes per state and 8 per edge. ``scc="networkx"`` computes
+them with networkx instead (``strongly_connected_components`` on a ``DiGraph`` built from the same
+rows), at well over a kilobyte per state: the independent check, also the tests' oracle. Everything
+after the SCCs (bottom components, lassos) is shared. States are dense ids ``0..n-1``.
 
 A violation is a lasso: the shortest BFS path to a state of the offending BSCC (its member of least
 depth, the *entry*), then a path inside the BSCC to the nearest state where the goal is false, then back
@@ -25,7 +26,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from zkfle.errors import UserInputError
+
 UNSEEN = -1
+SCC_ENGINES = ("tarjan", "networkx")
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,11 @@ class Lasso:
 class StateGraph:
     """The reachable graph in compressed sparse rows: v's successors are targets[offsets[v]:offsets[v+1]]."""
 
-    def __init__(self, n: int, src: Sequence[int], dst: Sequence[int]) -> None:
+    def __init__(self, n: int, src: Sequence[int], dst: Sequence[int], scc: str = "tarjan") -> None:
+        if scc not in SCC_ENGINES:
+            raise UserInputError(f"unknown SCC engine {scc!r}: choose one of {', '.join(SCC_ENGINES)}")
         self.n = n
+        self.scc = scc
         counts = array("q", bytes(8 * (n + 1)))
         for u in src:
             counts[u + 1] += 1
@@ -58,6 +65,29 @@ class StateGraph:
         return self.targets[self.offsets[v] : self.offsets[v + 1]]
 
     def components(self) -> tuple[array[int], int]:
+        """(component id of every state, number of components), by the chosen engine."""
+        if self.scc == "networkx":
+            return self._networkx_components()
+        return self._tarjan_components()
+
+    def _networkx_components(self) -> tuple[array[int], int]:
+        """networkx's strongly connected components of the same graph."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(self.n))
+        offsets, targets = self.offsets, self.targets
+        edges = ((u, targets[e]) for u in range(self.n) for e in range(offsets[u], offsets[u + 1]))
+        graph.add_edges_from(edges)
+        comp = array("q", [UNSEEN]) * self.n
+        count = 0
+        for members in nx.strongly_connected_components(graph):
+            for v in members:
+                comp[v] = count
+            count += 1
+        return comp, count
+
+    def _tarjan_components(self) -> tuple[array[int], int]:
         """Tarjan's SCCs, iteratively: (component id of every state, number of components)."""
         n, offsets, targets = self.n, self.offsets, self.targets
         index = array("q", [UNSEEN]) * n

@@ -268,7 +268,7 @@ def explore_parallel(
         if tracker.best is not None:
             result.violation = violation_of(model, tracker.best, inits, step_of, checks)
         if checks.liveness_on and complete and (result.violation is None or not opts.stop_on_first):
-            _check_liveness(model, pool, parts, inits, step_of, result, checks)
+            _check_liveness(model, pool, parts, inits, step_of, result, checks, opts.scc)
         result.worker_stats = pool.ask_all("stats", [None] * parts)
         if opts.coverage:
             totals: dict[str, int] = {}
@@ -338,6 +338,7 @@ def _check_liveness(
     step_of: Callable[[int], tuple[int, int]],
     result: ExploreResult,
     checks: Checks,
+    scc: str,
 ) -> None:
     data = pool.ask_all("liveness", [None] * parts)
     # dense ids: worker w's local index i becomes offsets[w] + i
@@ -366,7 +367,7 @@ def _check_liveness(
     goals = [
         (name, _goal_reader(goal_bytes[rank])) for rank, (name, _) in enumerate(checks.liveness)
     ]
-    graph = StateGraph(offsets[-1], src, dst)
+    graph = StateGraph(offsets[-1], src, dst, scc)
     holds, lasso = find_lasso(graph, goals, depth_of)
     for name, ok in holds.items():
         result.verdicts[name] = HOLDS if ok else VIOLATED

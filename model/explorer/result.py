@@ -51,6 +51,7 @@ class ExploreOptions:
     coverage: bool = False  # count the explored steps of each action (ExploreResult.coverage), as TLC
     collapse: bool = True  # queue states as component ids when the model has components() (collapse.py)
     step_memo: bool = True  # successors on component ids, each distinct step effect run once (steps.py)
+    scc: str = "tarjan"  # liveness: the SCC engine, "tarjan" (compact arrays) or "networkx" (liveness.py)
 
 
 @dataclass
