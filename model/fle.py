@@ -184,7 +184,8 @@ class FleModel:
         return self._transitions(state, None)
 
     def bound_hit(self, state: State) -> bool:
-        """Was a step enabled here cut by ``max_in_flight`` or ``epochs``? (the edge of the explored space)"""
+        """Was a step enabled here cut by ``max_in_flight``, ``epochs`` or ``max_round``? (the edge of the
+        explored space)"""
         cut: list[Action] = []
         for _ in self._transitions(state, cut):
             pass
@@ -253,16 +254,26 @@ class FleModel:
                 if sj[ZAB] > 0 and counters[TXNS] < bounds.txns:
                     for qmask in self._commit_quorums(state, j):
                         add((("Commit", sids[j], qmask), self._commit, (j, qmask)))
-                if quiet and sj[RND] < bounds.max_round and not self._leader_has_quorum(state, j):
-                    add((("LeaderQuit", sids[j]), self._quit, (j,)))
+                if quiet and not self._leader_has_quorum(state, j):
+                    self._quit_unless_capped(add, cut, ("LeaderQuit", sids[j]), sj, j)
             else:
                 if self._may_join(state, j):
                     add((("Join", sids[j]), self._join, (j,)))
-                if quiet and sj[RND] < bounds.max_round and self._leader_lost(state, j):
-                    add((("FollowerQuit", sids[j]), self._quit, (j,)))
+                if quiet and self._leader_lost(state, j):
+                    self._quit_unless_capped(add, cut, ("FollowerQuit", sids[j]), sj, j)
             if counters[CRASHES] < bounds.crashes and (quiet or not bounds.faults_when_quiet):
                 add((("Crash", sids[j]), self._crash, (j,)))
         return steps
+
+    def _quit_unless_capped(
+        self, add: Callable[[Step], None], cut: list[Action] | None, action: Action, sj: Server, j: int
+    ) -> None:
+        """A leader or follower gives up (round + 1), unless its round is at ``max_round``: then the round
+        bound, not the protocol, stops it, and the state is at the edge of the explored space (``cut``)."""
+        if sj[RND] < self.bounds.max_round:
+            add((action, self._quit, (j,)))
+        elif cut is not None:
+            cut.append(action)
 
     @staticmethod
     def _emit(

@@ -9,7 +9,7 @@ import pytest
 from zkfle.model import fle, properties
 from zkfle.model.config import Bounds, ModelConfig, ServerStart, default_config, zxid_of
 from zkfle.model.explorer import ExploreOptions, explore
-from zkfle.model.fle import FleModel
+from zkfle.model.fle import FleModel, State
 from zkfle.model.mutants import MUTANTS, mutant
 from zkfle.model.scenarios import SCENARIOS, scenario
 from zkfle.model.testing import empty_channels, with_server
@@ -150,14 +150,54 @@ def test_leader_completeness_compares_the_leader_with_its_quorum_ghosts() -> Non
 
 
 # ---- liveness ------------------------------------------------------------------------------------------
-def test_termination_holds_for_three_fresh_servers_and_fails_when_nobody_may_give_up() -> None:
+class LeaderNeverGivesUp(FleModel):
+    """A mutant: a leader keeps leading without a quorum of followers (no ``LeaderQuit``)."""
+
+    def _leader_has_quorum(self, state: State, k: int) -> bool:
+        return True
+
+
+def test_termination_holds_for_three_fresh_servers_and_fails_when_a_leader_never_gives_up() -> None:
     ok = run(FleModel(ModelConfig(default_config(3), bounds=Bounds(max_in_flight=1)),
                       selected=frozenset({"Termination"})))
     assert ok["Termination"] == "holds"
-    stuck = FleModel(ModelConfig(default_config(3), bounds=Bounds(max_in_flight=1, max_round=1)),
-                     selected=frozenset({"Termination"}))
+    stuck = LeaderNeverGivesUp(ModelConfig(default_config(3), bounds=Bounds(max_in_flight=1)),
+                               selected=frozenset({"Termination"}))
     result = explore(stuck, ExploreOptions(check_deadlock=False))
     assert result.verdicts["Termination"] == "violated" and result.exit_code == 13
+
+
+def test_the_round_bound_is_the_edge_of_the_space_not_a_stuck_state() -> None:
+    """With ``max_round=1`` nobody may give up leading or following: a lone leader without quorum then
+    stops only because of the bound, which ``bound_hit`` says (as for the epoch bound), so neither
+    Termination nor the deadlock check blames the protocol for it."""
+    capped = FleModel(ModelConfig(default_config(3), bounds=Bounds(max_in_flight=1, max_round=1)),
+                      selected=frozenset({"Termination"}))
+    result = explore(capped, ExploreOptions())
+    assert result.verdicts["Termination"] == "holds" and result.verdicts["Deadlock"] == "holds"
+    capped_quits = [s for s in _reachable(capped) if _capped_quit(capped, s)]
+    assert capped_quits and all(capped.bound_hit(s) for s in capped_quits)
+
+
+def _reachable(m: FleModel) -> list[State]:
+    seen = {m.init_states()[0]}
+    todo = list(seen)
+    while todo:
+        state = todo.pop()
+        for _, nxt in m.successors(state):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return list(seen)
+
+
+def _capped_quit(m: FleModel, state: State) -> bool:
+    """A state where some leader without quorum would give up, but for the round bound."""
+    servers = state[0]
+    return m._quiet(state) and any(
+        s[fle.ST] == LEADING and s[fle.RND] >= m.bounds.max_round and not m._leader_has_quorum(state, k)
+        for k, s in enumerate(servers)
+    )
 
 
 # ---- catalogues -----------------------------------------------------------------------------------------
