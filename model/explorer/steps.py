@@ -19,10 +19,11 @@ Rules:
 - Everything is a pure function of the model and the component table, so the memo changes no state,
   no count and no order: only how often the model's own step functions run.
 
-Theory of operation. FLE's 3-server search makes 596,328 steps among 154,053 states but only about 12,000
-distinct deliveries (receiver, channel, the channels it sends on, who is up): the rest repeat one.
-With the memo a step costs a key, a dict lookup and an add to the parent's fingerprint; a successor's
-ids are built only when its fingerprint is new.
+Theory of operation. FLE's 3-server search makes 596,328 steps among 154,053 states but meets only
+13,558 distinct footprints (for a delivery: the receiver, the channel, the channels it sends on, who is
+up) and needs ``enabled`` for only 4,582 guard keys: every other step repeats one already run. With the
+memo a step costs a key, a dict lookup and an add to the parent's fingerprint; a successor's ids are
+built only when its fingerprint is new. ``Partition._expand_memo`` inlines ``expand`` in its loop.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ EFFECTS_KEPT = 1 << 18  # entries per memo before it is emptied (bounds memory o
 Effect = tuple[tuple[tuple[int, int], ...], int, tuple[str, ...]]
 # A successor as ``expand`` gives it: (its fingerprint, action, effect)
 Successor = tuple[int, Action, Effect]
+
 
 def _successors_from_enabled(model: Any) -> bool:
     """Is ``model.successors`` the one written beside its ``enabled``? A subclass (or a wrapper) that
