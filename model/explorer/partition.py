@@ -688,17 +688,24 @@ class Partition:
         seen, fresh = self.seen, self.fresh
         por = self.ample is not None
         cap = None if self.max_states is None else self._share_of_max()
+        building, recent, archive = seen.building, seen.recent, seen.archive
         answers = []
         for fps in queries:
             codes = bytearray(len(fps))
             for i, fp in enumerate(fps):
-                if fp in seen:
+                # ``fp in seen``, inlined (every announced successor is asked here)
+                known = fp in building[fp >> SHARD_SHIFT] or fp in recent
+                if not known:
+                    bucket = archive[fp >> BUCKET_SHIFT]
+                    k = bisect_left(bucket, fp)
+                    known = k < len(bucket) and bucket[k] == fp
+                if known:
                     codes[i] = 2 if por and fp not in fresh and self.CYCLE_PROVISO else 1
                 elif not admit or (cap is not None and len(self.parent) + self.reserved >= cap):
                     self.truncated = True
                     codes[i] = 1
                 else:
-                    seen.add(fp)
+                    building[fp >> SHARD_SHIFT].add(fp)
                     if por:
                         fresh.add(fp)
                     self.reserved += 1
