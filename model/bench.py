@@ -3,6 +3,7 @@
 Measures, with ``zkfle.model.explorer.bench.bench`` (a fresh child process per run), the fixed configs that
 docs/BENCHMARKS.md quotes: ``zkfle check --servers 3`` (fifo) and ``--channel zk``, safety properties only
 (liveness keeps the whole graph in memory and is measured by ``zkfle check-model``). One JSON line per run.
+``python -m zkfle.model.bench 2 -- --servers 3 --late-current-vote`` measures another ``zkfle check`` config.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ CONFIGS: tuple[tuple[str, ...], ...] = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``[workers...] [-- zkfle check flags]``: the flags after ``--`` replace the fixed configs."""
     args = sys.argv[1:] if argv is None else argv
+    configs = CONFIGS
+    if "--" in args:
+        cut = args.index("--")
+        args, configs = args[:cut], (("check", *args[cut + 1 :]),)
     worker_counts = [int(a) for a in args] or [1, 2]
     parser = build_parser()
-    for flags in CONFIGS:
+    for flags in configs:
         model = build_model(parser.parse_args(list(flags)))
         for workers in worker_counts:
             row = bench(model, workers, ExploreOptions(check_liveness=False, check_deadlock=True))

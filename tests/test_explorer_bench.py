@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 
 import pytest
@@ -30,3 +31,13 @@ def test_bench_of_a_broken_model_fails_loudly() -> None:
 
     with pytest.raises(InternalError, match="model bug"):
         bench(Broken(2, 3), 1)
+
+
+def test_model_bench_measures_the_config_after_the_separator(capsys: pytest.CaptureFixture[str]) -> None:
+    from zkfle.model import bench as model_bench
+
+    assert model_bench.main(["1", "--", "--scenario", "seed-first-start"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["command"], r["distinct_states"], r["complete"]) for r in rows] == [
+        ("zkfle check --scenario seed-first-start", 112, True)
+    ]
