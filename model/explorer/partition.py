@@ -10,10 +10,14 @@ Rules:
 - Global state ids: a state's *local* index is its discovery rank in its partition; its global id is
   ``local * parts + me``. Local indices grow level by level, so ``level_starts[d]`` is the first local
   index at depth ``d`` and depths need no storage.
-- Memory per visited state: the fingerprint (the visited set is 16 Python sets keyed by the top 4 bits,
-  each holding the low 60 bits, which fit a 32-byte int), the parent's global id (``array('q')``) and
-  the position of the step among the parent's successors (``array('H')``, widened to ``'I'`` if a state
-  ever has more than 65535 successors). States themselves are kept only while in the frontier.
+- Memory per visited state: the fingerprint (``visited.py``: 8 bytes once its level closes), the
+  parent's global id (``array('q')``) and the position of the step among the parent's successors
+  (``array('H')``, widened to ``'I'`` if a state ever has more than 65535 successors). States themselves
+  are kept only while in the frontier, as component ids when the model has components (``collapse.py``).
+- Two expansion loops: ``_expand_memo`` when the model offers the step memo's declarations and no
+  reduction is on (``steps.py``: successors on component ids, claimed states handed over as ids,
+  ``handoff.py``), and the plain loop of ``expand_level`` otherwise (successors as states, from
+  ``model.successors``). Both make the same graph, in the same order.
 - When liveness is checked the visited set is a dict fingerprint -> global id, and every explored edge
   is kept as two ``array('q')`` (source, target), plus one byte per state and liveness goal.
 - Safety checks run here: invariants on each newly discovered state, action properties on each
