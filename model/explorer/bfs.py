@@ -192,7 +192,7 @@ def check_liveness_single(
     path = replay(model, inits, positions_to(lasso.entry, part.step_of))
     loop = len(path) - 1
     for gid in lasso.cycle[1:]:
-        path.append(step_to(model, path[-1][1], gid, part.index.get))
+        path.append(step_to(model, path[-1][1], gid, part.index.get, part.key_fp))
     result.violation = Violation(kind="liveness", property=lasso.property, path=path, loop=loop)
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 from zkfle.errors import InternalError
 from zkfle.model.explorer.checks import Checks
+from zkfle.model.explorer.fingerprint import fingerprint
 from zkfle.model.explorer.liveness import StateGraph, find_lasso
 from zkfle.model.explorer.memory import peak_rss, reset_peak, rss
 from zkfle.model.explorer.partition import Finding, Partition
@@ -382,7 +383,8 @@ def _check_liveness(
     path = replay(model, inits, positions_to(to_gid(lasso.entry), step_of))
     loop = len(path) - 1
     for dense in lasso.cycle[1:]:
-        path.append(step_to(model, path[-1][1], to_gid(dense), gid_of))
+        # liveness across workers never runs the step memo, so the workers fingerprinted with marshal
+        path.append(step_to(model, path[-1][1], to_gid(dense), gid_of, fingerprint))
     result.violation = Violation(kind="liveness", property=lasso.property, path=path, loop=loop)
 
 

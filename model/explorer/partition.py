@@ -183,10 +183,15 @@ class Partition:
         return bisect_right(self.level_starts, local) - 1
 
     def key_fp(self, state: Any) -> int:
+        """The fingerprint this search gives ``state``: the sum of its components' shares under the step
+        memo (whose steps change it by known amounts), else ``marshal`` + xxh3 of the whole state (one C
+        call, faster where every successor is a state anyway). Fingerprints never leave a search."""
         canonical = self.canonical
         key = canonical(state) if canonical is not None else state
         table = self.table
-        return fingerprint(key) if table is None else table.fingerprint(table.encode(key))
+        if self.steps is None or table is None:
+            return fingerprint(key)
+        return table.fingerprint(table.encode(key))
 
     def _widen_via(self, n: int) -> None:
         if n > 0xFFFF and self.via.typecode == "H":
@@ -330,7 +335,6 @@ class Partition:
             return
         successors = self.model.successors
         canonical = self.canonical
-        table = self.table
         parts, me = self.parts, self.me
         by_kind = self.action_checks  # action name -> the action properties that step can violate
         check_deadlock = self.checks.deadlock
@@ -387,13 +391,7 @@ class Partition:
                 for name, prop in props:
                     if not prop(state, action, target):
                         self.findings.append(Finding(next_depth, "action", name, gid, pos))
-                key = target if canonical is None else canonical(target)
-                if table is None:
-                    ids = None
-                    fp = _xxh3(_dumps(key, MARSHAL_VERSION))
-                else:
-                    ids = table.encode(key)
-                    fp = table.fingerprint(ids)
+                fp = _xxh3(_dumps(target if canonical is None else canonical(target), MARSHAL_VERSION))
                 if parts != 1 and (fp * parts) >> 64 != me:
                     self._send_away((fp * parts) >> 64, fp, target, gid, pos, reduced)
                 elif fast:
@@ -423,7 +421,7 @@ class Partition:
                                 if not invariant(target):
                                     self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                         else:
-                            for name in queue(target, None if canonical is not None else ids):
+                            for name in queue(target):
                                 self.findings.append(Finding(next_depth, "invariant", name, new_gid))
                 else:
                     self.receive((fp, target, gid, pos), next_depth, admit)

@@ -19,6 +19,9 @@ Every toy follows ``spec.py``: flat tuples as states, tuples as actions, pure su
   a terminal state where the goal is false (stuttering lasso).
 - ``Philosophers(n)``: n dining philosophers taking left then right fork: a deadlock after exactly n
   steps (everyone holds a left fork).
+- ``PartedLivelock(n, mode)``: ``Livelock`` with its state in two components (the counter, the phase)
+  and the step memo's declarations (``enabled``, ``fire``, ``guard_reads``, ``footprint``): the same
+  answers, through collapse compression, component fingerprints and the step memo.
 """
 
 from __future__ import annotations
@@ -332,3 +335,54 @@ class Philosophers:
     @property
     def liveness(self) -> Mapping[str, Liveness]:
         return {}
+
+
+class PartedLivelock(Livelock):
+    """``Livelock`` as two components, ``((x,), (phase,))``, with the step memo's declarations."""
+
+    def __init__(self, n: int = 3, mode: str = "livelock") -> None:
+        super().__init__(n, mode)
+        self.name = f"parted-livelock-{mode}-{n}"
+
+    def init_states(self) -> list[State]:
+        return [((0,), ("spinning",))]
+
+    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+        for step in self.enabled(state):
+            target = self.fire(state, step)
+            if target is not None:
+                yield step[0], target
+
+    def enabled(self, state: State) -> list[tuple[Action]]:
+        (x,), (phase,) = state
+        if phase != "spinning":
+            return []
+        steps: list[tuple[Action]] = [(("Spin",),)]
+        if x == self.n - 1 and self.mode != "livelock":
+            steps.append((("Finish",),))
+        return steps
+
+    def fire(self, state: State, step: tuple[Action]) -> State:
+        (x,), (phase,) = state
+        if step[0] == ("Spin",):
+            return ((x + 1) % self.n,), (phase,)
+        return (x,), ("done" if self.mode == "ok" else "failed",)
+
+    def guard_reads(self) -> tuple[None, None]:
+        return None, None
+
+    def footprint(self, action: Action) -> tuple[tuple[int, None], ...]:
+        return ((0, None), (1, None))
+
+    def components(self, state: State) -> tuple[Any, ...]:
+        return tuple(state)
+
+    def assemble(self, parts: list[Any]) -> State:
+        return tuple(parts)
+
+    def is_terminal(self, state: State) -> bool:
+        return bool(state[1][0] != "spinning")
+
+    @property
+    def liveness(self) -> Mapping[str, Liveness]:
+        return {"Finishes": Liveness(goal=lambda s: s[1][0] == "done", description="the counter finishes")}

@@ -52,10 +52,17 @@ def step(model: Any, state: Any, pos: int) -> tuple[Action, Any]:
     return succ[pos]
 
 
-def step_to(model: Any, state: Any, gid: int, gid_of: Callable[[int], int | None]) -> tuple[Action, Any]:
-    """The step from ``state`` to the visited state with global id ``gid`` (by re-searching successors)."""
+def step_to(
+    model: Any,
+    state: Any,
+    gid: int,
+    gid_of: Callable[[int], int | None],
+    fingerprint_of: Callable[[Any], int] = fingerprint,
+) -> tuple[Action, Any]:
+    """The step from ``state`` to the visited state with global id ``gid`` (by re-searching successors;
+    ``fingerprint_of`` must be the one the search used: ``Partition.key_fp``)."""
     for action, target in model.successors(state):
-        if gid_of(fingerprint(target)) == gid:
+        if gid_of(fingerprint_of(target)) == gid:
             return action, target
     raise _nondeterministic(model)
 
