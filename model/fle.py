@@ -32,7 +32,11 @@ sends); ``_deliver`` caches it under the receiver tuple's ``id()`` (the entry ke
 hit is checked with ``is``, so a recycled address never matches) and then sends through ``_send`` as
 before. A step that leaves a tuple equal to what it was keeps the very tuple (``_same_or_new``), so the
 properties skip unchanged servers by identity. For the explorer's collapse compression the model names
-its parts (``components``/``assemble``) and which of them each invariant reads (``invariant_reads``).
+its parts (``components``/``assemble``) and which of them each invariant reads (``invariant_reads``). For
+its step memo (``explorer/steps.py``) ``successors`` is the guards (``_enabled``) then the effects, and the
+model declares what each side reads: ``guard_reads`` (``_server_guard``, ``_channel_guard``) and
+``footprint(action)``. A guard or effect that starts reading another field must widen those in the same
+change; ``tests/test_explorer_steps.py`` compares the memo with ``successors`` to catch a missed read.
 """
 
 from __future__ import annotations
