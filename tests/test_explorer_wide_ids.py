@@ -3,12 +3,11 @@ state whole (``CollapsedStates.extend``/``widen``, and the step memo's inlined c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from zkfle.model.explorer import ExploreOptions, explore
+from zkfle.model.explorer import ExploreOptions, explore, toys
 from zkfle.model.explorer.checks import select_checks
 from zkfle.model.explorer.partition import Partition
 
@@ -17,7 +16,7 @@ WIDE = 66_000  # more distinct components than 2-byte ids can name
 State = tuple[Any, ...]
 
 
-class Fan:
+class Fan(toys.WholeParts):
     """One start state with WIDE successors ``Set(v)``, each a new value of the second component. The
     first component is shared, so an overflowing id is never a state's first: ``array.extend`` has then
     already put in part of the state when it fails, which ``widen`` must take out again."""
@@ -33,27 +32,11 @@ class Fan:
     def init_states(self) -> list[State]:
         return [(("shared",), (-1,))]
 
-    def successors(self, state: State) -> Iterator[tuple[Any, State]]:
-        for step in self.enabled(state):
-            yield step[0], self.fire(state, step)
-
     def enabled(self, state: State) -> list[tuple[Any, ...]]:
         return [(("Set", v),) for v in range(self.n)] if state[1][0] == -1 else []
 
     def fire(self, state: State, step: tuple[Any, ...]) -> State:
         return state[0], (step[0][1],)
-
-    def guard_reads(self) -> tuple[None, None]:
-        return None, None
-
-    def footprint(self, action: Any) -> tuple[tuple[int, None], ...]:
-        return ((0, None), (1, None))
-
-    def components(self, state: State) -> tuple[Any, ...]:
-        return tuple(state)
-
-    def assemble(self, parts: list[Any]) -> State:
-        return tuple(parts)
 
     def is_terminal(self, state: State) -> bool:
         return bool(state[1][0] != -1)

@@ -20,8 +20,9 @@ Every toy follows ``spec.py``: flat tuples as states, tuples as actions, pure su
 - ``Philosophers(n)``: n dining philosophers taking left then right fork: a deadlock after exactly n
   steps (everyone holds a left fork).
 - ``PartedLivelock(n, mode)``: ``Livelock`` with its state in two components (the counter, the phase)
-  and the step memo's declarations (``enabled``, ``fire``, ``guard_reads``, ``footprint``): the same
-  answers, through collapse compression, component fingerprints and the step memo.
+  and the step memo's declarations (``enabled``, ``fire``, and ``WholeParts``'s ``guard_reads`` and
+  ``footprint``, which read every part whole): the same answers, through collapse compression,
+  component fingerprints and the step memo.
 """
 
 from __future__ import annotations
@@ -337,7 +338,38 @@ class Philosophers:
         return {}
 
 
-class PartedLivelock(Livelock):
+class WholeParts:
+    """A toy whose state is a tuple of ``width`` parts, declared for the step memo in the simplest way: its
+    successors are its ``enabled`` steps ``fire``d, and every guard and step reads every part whole."""
+
+    width = 2
+
+    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
+        for step in self.enabled(state):
+            target = self.fire(state, step)
+            if target is not None:
+                yield step[0], target
+
+    def enabled(self, state: State) -> list[tuple[Action]]:
+        raise NotImplementedError
+
+    def fire(self, state: State, step: tuple[Action]) -> State | None:
+        raise NotImplementedError
+
+    def guard_reads(self) -> tuple[None, ...]:
+        return (None,) * self.width
+
+    def footprint(self, action: Action) -> tuple[tuple[int, None], ...]:
+        return tuple((k, None) for k in range(self.width))
+
+    def components(self, state: State) -> tuple[Any, ...]:
+        return tuple(state)
+
+    def assemble(self, parts: list[Any]) -> State:
+        return tuple(parts)
+
+
+class PartedLivelock(WholeParts, Livelock):
     """``Livelock`` as two components, ``((x,), (phase,))``, with the step memo's declarations."""
 
     def __init__(self, n: int = 3, mode: str = "livelock") -> None:
@@ -346,12 +378,6 @@ class PartedLivelock(Livelock):
 
     def init_states(self) -> list[State]:
         return [((0,), ("spinning",))]
-
-    def successors(self, state: State) -> Iterator[tuple[Action, State]]:
-        for step in self.enabled(state):
-            target = self.fire(state, step)
-            if target is not None:
-                yield step[0], target
 
     def enabled(self, state: State) -> list[tuple[Action]]:
         (x,), (phase,) = state
@@ -367,18 +393,6 @@ class PartedLivelock(Livelock):
         if step[0] == ("Spin",):
             return ((x + 1) % self.n,), (phase,)
         return (x,), ("done" if self.mode == "ok" else "failed",)
-
-    def guard_reads(self) -> tuple[None, None]:
-        return None, None
-
-    def footprint(self, action: Action) -> tuple[tuple[int, None], ...]:
-        return ((0, None), (1, None))
-
-    def components(self, state: State) -> tuple[Any, ...]:
-        return tuple(state)
-
-    def assemble(self, parts: list[Any]) -> State:
-        return tuple(parts)
 
     def is_terminal(self, state: State) -> bool:
         return bool(state[1][0] != "spinning")
