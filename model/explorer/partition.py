@@ -357,19 +357,14 @@ class Partition:
         next_depth = depth + 1
         only_deadlocks = False
         for i, state in enumerate(self.frontier):
-            if i % TIME_CHECK_EVERY == 0:
-                if deadline is not None and time.monotonic() > deadline:
-                    self.timed_out = True
-                    return
-                if tick is not None:
-                    tick(i)
+            if i % TIME_CHECK_EVERY == 0 and self._out_of_time(i, deadline, tick):
+                return
             gid = base + i * parts
             succ = list(successors(state))
             if not succ:
-                if check_deadlock and not (self.is_terminal is not None and self.is_terminal(state)):
-                    self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
-                    if self.stop_on_first:
-                        return
+                deadlocked = check_deadlock and self._deadlock_unless_terminal(state, depth, gid)
+                if deadlocked and self.stop_on_first:
+                    return
                 continue
             if only_deadlocks:
                 continue
@@ -478,22 +473,17 @@ class Partition:
         findings = self.findings
         only_deadlocks = False
         for i in range(count):
-            if i % TIME_CHECK_EVERY == 0:
-                if deadline is not None and time.monotonic() > deadline:
-                    self.timed_out = True
-                    return
-                if tick is not None:
-                    tick(i)
+            if i % TIME_CHECK_EVERY == 0 and self._out_of_time(i, deadline, tick):
+                return
             gid = base + i * parts
             ids = flat[i * width : (i + 1) * width].tolist()
             kinds = guards.get(tuple(map(getitem, guard_rows, ids)))
             if kinds is None:
                 kinds = steps.enabled_kinds(ids)
             if not kinds:
-                if check_deadlock and not (self.is_terminal is not None and self.is_terminal(decode(ids))):
-                    self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
-                    if self.stop_on_first:
-                        return
+                deadlocked = check_deadlock and self._deadlock_unless_terminal(decode(ids), depth, gid)
+                if deadlocked and self.stop_on_first:
+                    return
                 continue
             if only_deadlocks:
                 if check_deadlock and not steps.expand(ids, 0):  # every enabled step cut by a bound
@@ -567,9 +557,21 @@ class Partition:
                 if not check_deadlock:
                     return
 
-    def _deadlock_unless_terminal(self, state: Any, depth: int, gid: int) -> None:
-        if not (self.is_terminal is not None and self.is_terminal(state)):
-            self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
+    def _out_of_time(self, i: int, deadline: float | None, tick: Callable[[int], None] | None) -> bool:
+        """Between states (every TIME_CHECK_EVERY): past the deadline (then ``timed_out``)? Else tick."""
+        if deadline is not None and time.monotonic() > deadline:
+            self.timed_out = True
+            return True
+        if tick is not None:
+            tick(i)
+        return False
+
+    def _deadlock_unless_terminal(self, state: Any, depth: int, gid: int) -> bool:
+        """Record a deadlock at ``state`` (which has no successor) unless the model accepts it as final."""
+        if self.is_terminal is not None and self.is_terminal(state):
+            return False
+        self.findings.append(Finding(depth, "deadlock", "Deadlock", gid))
+        return True
 
     def _judge_step(
         self,
