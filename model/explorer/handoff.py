@@ -5,7 +5,9 @@ Rules:
 - A worker searching with the step memo announces a successor it does not own as four machine words in
   per-owner arrays (``Announcements``): its fingerprint, its parent's global id, its position among the
   parent's successors, and a reference to the step's remembered change (shared with the memo). No state,
-  no ids and no dict entry per successor: about 28 bytes, where a dict entry holding the ids took ~300.
+  no ids and no dict entry per successor: 28 bytes, where the dict entry used before took about 325
+  (``sys.getsizeof``: the fingerprint int 36, the entry list 88, an array of 13 ids 144, the parent id
+  28, the dict's slot about 30).
   A fingerprint announced twice is announced twice; the owner claims the first and calls the second
   already reached, which is what de-duplicating at the sender did.
 - A claimed successor travels as its component ids *in the sender's table*, with every component the
